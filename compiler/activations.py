@@ -1,0 +1,104 @@
+"""Activation functions: each lowers to standard ONNX ops that have gradient rules (except `step`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from nnc.compiler import options as o
+from nnc.compiler.builder import GraphBuilder
+from nnc.compiler.registry import Registry
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    description: str
+    lower: Callable[..., str]
+    options: Mapping[str, o.Option] = field(default_factory=dict)
+    # softmax-like activations normalise over the last axis, which must have more than one value
+    over_last_axis: bool = False
+    differentiable: bool = True
+
+
+ACTIVATIONS: Registry[Activation] = Registry("activation")
+
+
+def _act(name, description, lower, options=None, **kw) -> None:
+    ACTIVATIONS.add(name, Activation(name, description, lower, options or {}, **kw))
+
+
+def _step(b: GraphBuilder, x: str) -> str:
+    return b.op("Cast", [b.op("Greater", [x, b.scalar(0.0)])], to=_to(b))
+
+
+def _to(b: GraphBuilder) -> int:
+    from nnc.compiler.builder import elem_type
+
+    return elem_type(b.dtype)
+
+
+_act("linear", "identity: f(x) = x", lambda b, x: x)
+_act("sigmoid", "logistic sigmoid 1 / (1 + e^-x)", lambda b, x: b.op("Sigmoid", [x]))
+_act("tanh", "hyperbolic tangent", lambda b, x: b.op("Tanh", [x]))
+_act("relu", "max(0, x)", lambda b, x: b.op("Relu", [x]))
+_act(
+    "leaky_relu",
+    "x if x > 0 else alpha * x",
+    lambda b, x, alpha=0.01: b.op("LeakyRelu", [x], alpha=float(alpha)),
+    {"alpha": o.number("slope for x < 0", 0.01, minimum=0)},
+)
+_act(
+    "elu",
+    "x if x > 0 else alpha * (e^x - 1)",
+    lambda b, x, alpha=1.0: b.op("Elu", [x], alpha=float(alpha)),
+    {"alpha": o.number("scale of the negative part", 1.0, minimum=0)},
+)
+_act("softplus", "log(1 + e^x)", lambda b, x: b.op("Softplus", [x]))
+_act(
+    "softmax",
+    "normalised exponentials over the last axis",
+    lambda b, x: b.op("Softmax", [x], axis=-1),
+    over_last_axis=True,
+)
+_act(
+    "log_softmax",
+    "log of softmax over the last axis",
+    lambda b, x: b.op("LogSoftmax", [x], axis=-1),
+    over_last_axis=True,
+)
+_act(
+    "step",
+    "threshold unit: 1 if x > 0 else 0 (the perceptron's; inference only, not differentiable)",
+    _step,
+    differentiable=False,
+)
+
+
+def activation_ref(value) -> tuple[str, dict]:
+    """`relu` or `{type: leaky_relu, alpha: 0.2}` -> (name, options with defaults)."""
+    if isinstance(value, str):
+        name, given = value, {}
+    else:
+        name, given = value["type"], {k: v for k, v in value.items() if k != "type"}
+    act = ACTIVATIONS[name]
+    return name, {**o.defaults(act.options), **given}
+
+
+def activation_schema() -> dict:
+    """Schema of an `activation:` value: a name, or a mapping with `type` and its options."""
+    with_options = [n for n, a in ACTIVATIONS.items() if a.options]
+    return {
+        "oneOf": [
+            {"type": "string", "enum": ACTIVATIONS.names(), "x-kind": "activation"},
+            o.family_schema("activation", {n: f"activation.{n}" for n in with_options}),
+        ]
+    }
+
+
+def activation_defs() -> dict:
+    return {
+        f"activation.{n}": o.object_schema("activation", a.options, type_name=n)
+        for n, a in ACTIVATIONS.items()
+        if a.options
+    }

@@ -1,0 +1,175 @@
+"""Reverse-mode autodiff over ONNX nodes: walk the graph backwards, apply one rule per op type,
+sum the gradients that reach each tensor. The rules themselves live in rules.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import onnx
+from onnx import helper, shape_inference
+
+from nnc.compiler.builder import GraphBuilder
+
+Dim = int | str | None
+
+
+class GradientError(Exception):
+    """A differentiable path goes through an op that has no gradient rule."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    fn: Callable[..., Sequence[str | None]]
+    saves: tuple[
+        str, ...
+    ]  # forward values the backward reads, for the reader (x: inputs, y: outputs)
+    nondiff: tuple[int, ...]  # input positions that never receive a gradient (indices, shapes...)
+
+
+GRAD_RULES: dict[str, Rule] = {}
+
+
+def rule(op_type: str, saves: tuple[str, ...] = (), nondiff: tuple[int, ...] = ()):
+    def add(fn):
+        if op_type in GRAD_RULES:
+            raise ValueError(f"duplicate gradient rule for {op_type}")
+        GRAD_RULES[op_type] = Rule(fn, saves, nondiff)
+        return fn
+
+    return add
+
+
+class GradContext:
+    """What a rule sees: the builder, static shapes of forward values, and which inputs need a
+    gradient (so that, e.g., the first layer never computes a gradient for the data)."""
+
+    def __init__(self, b: GraphBuilder, shapes: dict[str, list[Dim]], needs: set[str]):
+        self.b = b
+        self._shapes = shapes
+        self._needs = needs
+
+    def shape(self, name: str) -> list[Dim]:
+        if name in self.b.initializers:
+            return list(self.b.initializers[name].shape)
+        try:
+            return self._shapes[name]
+        except KeyError:
+            raise GradientError(f"no static shape known for {name!r}") from None
+
+    def rank(self, name: str) -> int:
+        return len(self.shape(name))
+
+    def needs(self, name: str) -> bool:
+        return name in self._needs
+
+    def const_value(self, name: str):
+        return self.b.initializers.get(name)
+
+    # -- helpers shared by many rules ----------------------------------------------------------
+    def unbroadcast(self, grad: str, target: str, source: str) -> str:
+        """Sum `grad` (shaped like the broadcast result `source`) back to the shape of `target`."""
+        tgt, src = self.shape(target), self.shape(source)
+        lead = len(src) - len(tgt)
+        axes = list(range(lead))
+        for i, d in enumerate(tgt):
+            s = src[lead + i]
+            if d == 1 and s != 1:
+                axes.append(lead + i)
+        if not axes:
+            return grad
+        b = self.b
+        out = b.op("ReduceSum", [grad, b.ints(axes)], keepdims=1)
+        if lead:
+            out = b.op("Squeeze", [out, b.ints(list(range(lead)))])
+        return out
+
+    def like(self, grad: str, x: str) -> str:
+        """Reshape `grad` to the (runtime) shape of `x`."""
+        return self.b.op("Reshape", [grad, self.b.op("Shape", [x])])
+
+
+def attrs(node: onnx.NodeProto) -> dict:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def infer_shapes(b: GraphBuilder, outputs: Sequence[str]) -> dict[str, list[Dim]]:
+    """Static shapes of every value computed so far (symbolic dims as strings)."""
+    model = b.model()
+    del model.graph.output[:]
+    for name in outputs:
+        model.graph.output.append(helper.make_empty_tensor_value_info(name))
+    inferred = shape_inference.infer_shapes(model, strict_mode=True)
+    out: dict[str, list[Dim]] = {}
+    for vi in (
+        list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
+    ):
+        t = vi.type.tensor_type
+        if t.HasField("shape"):
+            out[vi.name] = [
+                d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                for d in t.shape.dim
+            ]
+    return out
+
+
+def gradients(
+    b: GraphBuilder, loss: str, wrt: Sequence[str], seed: str | None = None
+) -> dict[str, str]:
+    """Append the backward pass of `loss` (a scalar) to `b`; return {param: its gradient}."""
+    nodes = list(b.nodes)
+    producers = {out: n for n in nodes for out in n.output if out}
+    # forward reachability from the parameters, backward reachability from the loss
+    reach_fwd = set(wrt)
+    for n in nodes:
+        if any(i in reach_fwd for i in n.input):
+            reach_fwd.update(o for o in n.output if o)
+    reach_bwd = {loss}
+    for n in reversed(nodes):
+        if any(o in reach_bwd for o in n.output):
+            reach_bwd.update(i for i in n.input if i)
+    needs = reach_fwd & reach_bwd
+    path = [n for n in nodes if any(o in needs for o in n.output)]
+    for n in path:
+        r = GRAD_RULES.get(n.op_type)
+        if r is None:
+            hint = ""
+            if n.op_type in ("Greater", "Cast") and "/act/" in n.name:
+                hint = " (the step activation is not differentiable: use sigmoid or tanh to train)"
+            raise GradientError(
+                f"no gradient rule for op {n.op_type!r} (node {n.name!r}) on the path from the "
+                f"parameters to the loss{hint}"
+            )
+
+    shapes = infer_shapes(b, [loss])
+    ctx = GradContext(b, shapes, needs)
+    grads: dict[str, list[str]] = {loss: [seed or b.const(1.0)]}
+
+    def total(name: str) -> str | None:
+        parts = grads.get(name)
+        if not parts:
+            return None
+        if len(parts) > 1:
+            parts[:] = [b.op("Sum", parts)]
+        return parts[0]
+
+    with b.scope("grad"):
+        for n in reversed(path):
+            dys = [total(o) if o else None for o in n.output]
+            if all(d is None for d in dys):
+                continue
+            r = GRAD_RULES[n.op_type]
+            with b.scope(n.name):
+                dxs = r.fn(ctx, n, dys)
+            for i, (x, dx) in enumerate(zip(n.input, dxs)):
+                if dx is None or not x or x not in needs or i in r.nondiff:
+                    continue
+                grads.setdefault(x, []).append(dx)
+        out = {}
+        for p in wrt:
+            g = total(p)
+            if g is None:
+                raise GradientError(f"the loss does not depend on parameter {p!r}")
+            out[p] = g
+    del producers
+    return out

@@ -1,0 +1,424 @@
+"""Gradient rules, one per ONNX op type. Each returns one gradient per node input (None where no
+gradient flows). The chain rule for op y = f(x) reads: dx = dy * f'(x)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnc.compiler.autodiff.core import GradContext, attrs, rule
+from nnc.compiler.builder import elem_type
+
+
+def _z(g: GradContext) -> str:
+    return g.b.scalar(0.0)
+
+
+def _one(g: GradContext) -> str:
+    return g.b.scalar(1.0)
+
+
+def elementwise(op_type: str, saves=("x",)):
+    """A unary elementwise op: the rule gives f'(x) (from x, y) and multiplies by dy."""
+
+    def wrap(deriv):
+        @rule(op_type, saves=saves)
+        def _rule(g, node, dys):
+            x, y, dy = node.input[0], node.output[0], dys[0]
+            return [deriv(g, x, y, dy, **attrs(node))]
+
+        return deriv
+
+    return wrap
+
+
+# -- linear ops ---------------------------------------------------------------------------------
+@rule("Identity")
+def _identity(g, node, dys):
+    return [dys[0]]
+
+
+@rule("Neg")
+def _neg(g, node, dys):
+    return [g.b.op("Neg", [dys[0]])]
+
+
+@rule("Add", saves=("shapes",))
+def _add(g, node, dys):
+    a, c = node.input
+    y = node.output[0]
+    return [
+        g.unbroadcast(dys[0], a, y) if g.needs(a) else None,
+        g.unbroadcast(dys[0], c, y) if g.needs(c) else None,
+    ]
+
+
+@rule("Sub", saves=("shapes",))
+def _sub(g, node, dys):
+    a, c = node.input
+    y = node.output[0]
+    return [
+        g.unbroadcast(dys[0], a, y) if g.needs(a) else None,
+        g.unbroadcast(g.b.op("Neg", [dys[0]]), c, y) if g.needs(c) else None,
+    ]
+
+
+@rule("Sum", saves=("shapes",))
+def _sum(g, node, dys):
+    y = node.output[0]
+    return [g.unbroadcast(dys[0], x, y) if g.needs(x) else None for x in node.input]
+
+
+@rule("Mul", saves=("x",))
+def _mul(g, node, dys):
+    a, c = node.input
+    y, dy, b = node.output[0], dys[0], g.b
+    return [
+        g.unbroadcast(b.op("Mul", [dy, c]), a, y) if g.needs(a) else None,
+        g.unbroadcast(b.op("Mul", [dy, a]), c, y) if g.needs(c) else None,
+    ]
+
+
+@rule("Div", saves=("x", "y"))
+def _div(g, node, dys):
+    a, c = node.input
+    y, dy, b = node.output[0], dys[0], g.b
+    da = g.unbroadcast(b.op("Div", [dy, c]), a, y) if g.needs(a) else None
+    dc = None
+    if g.needs(c):
+        dc = g.unbroadcast(b.op("Neg", [b.op("Div", [b.op("Mul", [dy, y]), c])]), c, y)
+    return [da, dc]
+
+
+@rule("Gemm", saves=("x",))
+def _gemm(g, node, dys):
+    a_, b_ = node.input[:2]
+    at = attrs(node)
+    alpha, beta = at.get("alpha", 1.0), at.get("beta", 1.0)
+    ta, tb = at.get("transA", 0), at.get("transB", 0)
+    b, dy = g.b, dys[0]
+    if alpha != 1.0:
+        dy = b.op("Mul", [dy, b.scalar(alpha)])
+    da = db = dc = None
+    # Y = op(A) op(B): d op(A) = dY op(B)^T, d op(B) = op(A)^T dY, then undo the transposes.
+    if g.needs(a_):
+        da = (
+            b.op("Gemm", [b_, dy], transA=tb, transB=1)
+            if ta
+            else b.op("Gemm", [dy, b_], transB=1 - tb)
+        )
+    if g.needs(b_):
+        db = (
+            b.op("Gemm", [dy, a_], transA=1, transB=ta)
+            if tb
+            else b.op("Gemm", [a_, dy], transA=1 - ta)
+        )
+    if len(node.input) > 2 and node.input[2] and g.needs(node.input[2]):
+        dc = g.unbroadcast(
+            dys[0] if beta == 1.0 and alpha == 1.0 else b.op("Mul", [dys[0], b.scalar(beta)]),
+            node.input[2],
+            node.output[0],
+        )
+    return [da, db, dc]
+
+
+@rule("MatMul", saves=("x",))
+def _matmul(g, node, dys):
+    a_, b_ = node.input
+    b, dy, y = g.b, dys[0], node.output[0]
+    ra, rb = g.rank(a_), g.rank(b_)
+    da = db = None
+
+    def t(x, r):
+        perm = list(range(r))
+        perm[-1], perm[-2] = perm[-2], perm[-1]
+        return b.op("Transpose", [x], perm=perm)
+
+    if ra == 1 or rb == 1:
+        raise NotImplementedError("MatMul with a 1-D operand has no gradient rule yet")
+    if g.needs(a_):
+        da = (
+            g.unbroadcast(b.op("MatMul", [dy, t(b_, rb)]), a_, y)
+            if rb > 2 or ra == 2
+            else b.op("MatMul", [dy, t(b_, rb)])
+        )
+    if g.needs(b_):
+        if rb == 2 and ra > 2:
+            k, m = g.shape(a_)[-1], g.shape(y)[-1]
+            a2 = b.op("Reshape", [a_, b.ints([-1, k])])
+            d2 = b.op("Reshape", [dy, b.ints([-1, m])])
+            db = b.op("Gemm", [a2, d2], transA=1)
+        else:
+            db = g.unbroadcast(b.op("MatMul", [t(a_, ra), dy]), b_, y)
+    return [da, db]
+
+
+@rule("Reshape", nondiff=(1,))
+def _reshape(g, node, dys):
+    return [g.like(dys[0], node.input[0]), None]
+
+
+@rule("Flatten")
+def _flatten(g, node, dys):
+    return [g.like(dys[0], node.input[0])]
+
+
+@rule("Squeeze", nondiff=(1,))
+def _squeeze(g, node, dys):
+    return [g.like(dys[0], node.input[0])] + [None] * (len(node.input) - 1)
+
+
+@rule("Unsqueeze", nondiff=(1,))
+def _unsqueeze(g, node, dys):
+    return [g.like(dys[0], node.input[0]), None]
+
+
+@rule("Transpose")
+def _transpose(g, node, dys):
+    perm = attrs(node).get("perm") or list(reversed(range(g.rank(node.input[0]))))
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return [g.b.op("Transpose", [dys[0]], perm=inv)]
+
+
+@rule("Concat", saves=("shapes",))
+def _concat(g, node, dys):
+    axis = attrs(node)["axis"]
+    sizes = [g.shape(x)[axis] for x in node.input]
+    if any(not isinstance(s, int) for s in sizes):
+        raise NotImplementedError("Concat gradient along a dynamic axis")
+    parts = g.b.op("Split", [dys[0], g.b.ints(sizes)], outputs=len(sizes), axis=axis)
+    return parts if len(sizes) > 1 else [parts]
+
+
+@rule("ReduceSum", nondiff=(1,))
+def _reduce_sum(g, node, dys):
+    return [_expand_reduced(g, node, dys[0]), None]
+
+
+@rule("ReduceMean", nondiff=(1,))
+def _reduce_mean(g, node, dys):
+    b = g.b
+    x, y = node.input[0], node.output[0]
+    to = elem_type(b.dtype)
+    # 1 / (number of values averaged) = size(y) / size(x), exact also with a symbolic batch
+    scale = b.op(
+        "Div", [b.op("Cast", [b.op("Size", [y])], to=to), b.op("Cast", [b.op("Size", [x])], to=to)]
+    )
+    return [b.op("Mul", [_expand_reduced(g, node, dys[0]), scale]), None]
+
+
+def _expand_reduced(g: GradContext, node, dy: str) -> str:
+    """Broadcast the gradient of a reduction back over the reduced axes."""
+    b = g.b
+    x = node.input[0]
+    at = attrs(node)
+    rank = g.rank(x)
+    axes = None
+    if len(node.input) > 1 and node.input[1]:
+        val = g.const_value(node.input[1])
+        if val is None:
+            raise NotImplementedError("reduction over axes computed at run time")
+        axes = [int(a) % rank for a in np.asarray(val).ravel()]
+    if not axes:
+        if at.get("noop_with_empty_axes", 0):
+            return dy
+        axes = list(range(rank))
+    if not at.get("keepdims", 1):
+        dy = b.op("Unsqueeze", [dy, b.ints(sorted(axes))])
+    return b.op("Expand", [dy, b.op("Shape", [x])])
+
+
+# -- elementwise nonlinearities -------------------------------------------------------------------
+@elementwise("Relu", saves=("y",))
+def _relu(g, x, y, dy):
+    return g.b.op("Mul", [dy, g.b.op("Sign", [y])])  # sign(relu(x)) is 1 where x > 0, else 0
+
+
+@elementwise("LeakyRelu")
+def _leaky_relu(g, x, y, dy, alpha=0.01):
+    b = g.b
+    return b.op("Where", [b.op("Greater", [x, _z(g)]), dy, b.op("Mul", [dy, b.scalar(alpha)])])
+
+
+@elementwise("Elu", saves=("x", "y"))
+def _elu(g, x, y, dy, alpha=1.0):
+    b = g.b
+    neg = b.op("Mul", [dy, b.op("Add", [y, b.scalar(alpha)])])
+    return b.op("Where", [b.op("Greater", [x, _z(g)]), dy, neg])
+
+
+@elementwise("Sigmoid", saves=("y",))
+def _sigmoid(g, x, y, dy):
+    b = g.b
+    return b.op("Mul", [dy, b.op("Mul", [y, b.op("Sub", [_one(g), y])])])
+
+
+@elementwise("Tanh", saves=("y",))
+def _tanh(g, x, y, dy):
+    b = g.b
+    return b.op("Mul", [dy, b.op("Sub", [_one(g), b.op("Mul", [y, y])])])
+
+
+@elementwise("Softplus")
+def _softplus(g, x, y, dy):
+    return g.b.op("Mul", [dy, g.b.op("Sigmoid", [x])])
+
+
+@elementwise("Exp", saves=("y",))
+def _exp(g, x, y, dy):
+    return g.b.op("Mul", [dy, y])
+
+
+@elementwise("Log")
+def _log(g, x, y, dy):
+    return g.b.op("Div", [dy, x])
+
+
+@elementwise("Sqrt", saves=("y",))
+def _sqrt(g, x, y, dy):
+    return g.b.op("Div", [dy, g.b.op("Mul", [y, g.b.scalar(2.0)])])
+
+
+@elementwise("Reciprocal", saves=("y",))
+def _reciprocal(g, x, y, dy):
+    b = g.b
+    return b.op("Neg", [b.op("Mul", [dy, b.op("Mul", [y, y])])])
+
+
+@elementwise("Abs")
+def _abs(g, x, y, dy):
+    return g.b.op("Mul", [dy, g.b.op("Sign", [x])])
+
+
+@elementwise("Sin")
+def _sin(g, x, y, dy):
+    return g.b.op("Mul", [dy, g.b.op("Cos", [x])])
+
+
+@elementwise("Cos")
+def _cos(g, x, y, dy):
+    return g.b.op("Neg", [g.b.op("Mul", [dy, g.b.op("Sin", [x])])])
+
+
+@rule("Pow", saves=("x", "y"))
+def _pow(g, node, dys):
+    x, p = node.input
+    y, dy, b = node.output[0], dys[0], g.b
+    dx = dp = None
+    if g.needs(x):
+        pm1 = b.op("Pow", [x, b.op("Sub", [p, b.const(1.0, dtype=_dtype_of(g, p))])])
+        dx = g.unbroadcast(
+            b.op("Mul", [dy, b.op("Mul", [b.op("Cast", [p], to=elem_type(b.dtype)), pm1])]), x, y
+        )
+    if g.needs(p):
+        dp = g.unbroadcast(b.op("Mul", [dy, b.op("Mul", [y, b.op("Log", [x])])]), p, y)
+    return [dx, dp]
+
+
+def _dtype_of(g: GradContext, name: str):
+    v = g.const_value(name)
+    return g.b.dtype if v is None else v.dtype
+
+
+@rule("Softmax", saves=("y",))
+def _softmax(g, node, dys):
+    b, y, dy = g.b, node.output[0], dys[0]
+    axis = attrs(node).get("axis", -1)
+    s = b.op("ReduceSum", [b.op("Mul", [dy, y]), b.ints([axis])], keepdims=1)
+    return [b.op("Mul", [y, b.op("Sub", [dy, s])])]
+
+
+@rule("LogSoftmax", saves=("y",))
+def _log_softmax(g, node, dys):
+    b, y, dy = g.b, node.output[0], dys[0]
+    axis = attrs(node).get("axis", -1)
+    s = b.op("ReduceSum", [dy, b.ints([axis])], keepdims=1)
+    return [b.op("Sub", [dy, b.op("Mul", [b.op("Exp", [y]), s])])]
+
+
+def _minmax(pick_first_op: str):
+    def fn(g, node, dys):
+        if len(node.input) != 2:
+            raise NotImplementedError(f"{node.op_type} gradient for {len(node.input)} inputs")
+        a, c = node.input
+        y, dy, b = node.output[0], dys[0], g.b
+        first = b.op(pick_first_op, [a, c])  # ties go to the first input
+        zero = _z(g)
+        return [
+            g.unbroadcast(b.op("Where", [first, dy, zero]), a, y) if g.needs(a) else None,
+            g.unbroadcast(b.op("Where", [first, zero, dy]), c, y) if g.needs(c) else None,
+        ]
+
+    return fn
+
+
+rule("Min", saves=("x",))(_minmax("LessOrEqual"))
+rule("Max", saves=("x",))(_minmax("GreaterOrEqual"))
+
+
+@rule("Where", saves=("condition",), nondiff=(0,))
+def _where(g, node, dys):
+    c, a, e = node.input
+    y, dy, b = node.output[0], dys[0], g.b
+    zero = _z(g)
+    return [
+        None,
+        g.unbroadcast(b.op("Where", [c, dy, zero]), a, y) if g.needs(a) else None,
+        g.unbroadcast(b.op("Where", [c, zero, dy]), e, y) if g.needs(e) else None,
+    ]
+
+
+@rule("Cast")
+def _cast(g, node, dys):
+    # only float -> float casts are on a differentiable path; cast the gradient back
+    x = node.input[0]
+    return [g.b.op("Cast", [dys[0]], to=elem_type(g.b.dtype))] if g.needs(x) else [None]
+
+
+# -- fused losses ---------------------------------------------------------------------------------
+def _onehot(g: GradContext, labels: str, scores: str) -> str:
+    depth = g.shape(scores)[-1]
+    if not isinstance(depth, int):
+        raise NotImplementedError("a loss gradient over a dynamic number of classes")
+    return g.b.one_hot(labels, depth)
+
+
+def _loss_scale(g: GradContext, node, dy: str, labels: str) -> str:
+    b = g.b
+    reduction = attrs(node).get("reduction", b"mean")
+    reduction = reduction.decode() if isinstance(reduction, bytes) else reduction
+    if reduction == "none":
+        return b.op("Unsqueeze", [dy, b.ints([-1])])
+    if reduction == "sum":
+        return dy
+    n = b.op("Cast", [b.op("Size", [labels])], to=elem_type(b.dtype))
+    return b.op("Div", [dy, n])
+
+
+@rule("SoftmaxCrossEntropyLoss", saves=("x",), nondiff=(1, 2))
+def _softmax_ce(g, node, dys):
+    if len(node.input) > 2 and node.input[2]:
+        raise NotImplementedError("SoftmaxCrossEntropyLoss gradient with class weights")
+    if g.rank(node.input[0]) != 2:
+        raise NotImplementedError("SoftmaxCrossEntropyLoss gradient for rank > 2 scores")
+    z, t = node.input[:2]
+    b = g.b
+    # d/dz mean(-log softmax(z)[t]) = (softmax(z) - onehot(t)) / N
+    diff = b.op("Sub", [b.op("Softmax", [z], axis=-1), _onehot(g, t, z)])
+    return [b.op("Mul", [diff, _loss_scale(g, node, dys[0], t)]), None, None]
+
+
+@rule("NegativeLogLikelihoodLoss", saves=(), nondiff=(1, 2))
+def _nll(g, node, dys):
+    if len(node.input) > 2 and node.input[2]:
+        raise NotImplementedError("NegativeLogLikelihoodLoss gradient with class weights")
+    if g.rank(node.input[0]) != 2:
+        raise NotImplementedError("NegativeLogLikelihoodLoss gradient for rank > 2 inputs")
+    lp, t = node.input[:2]
+    b = g.b
+    return [
+        b.op("Neg", [b.op("Mul", [_onehot(g, t, lp), _loss_scale(g, node, dys[0], t)])]),
+        None,
+        None,
+    ]

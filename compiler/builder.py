@@ -1,0 +1,142 @@
+"""A tape-style ONNX graph builder with scoped, deterministic names and a constant cache."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from nnc.compiler.opset import DOMAIN, IR_VERSION, OPSET
+
+Shape = Sequence[int | str | None]
+
+
+def elem_type(dtype) -> int:
+    return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+class GraphBuilder:
+    """Appends nodes in topological order; every name is derived from the scope stack."""
+
+    def __init__(self, name: str, dtype=np.float32):
+        self.name = name
+        self.dtype = np.dtype(dtype)
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: dict[str, np.ndarray] = {}
+        self.inputs: list[onnx.ValueInfoProto] = []
+        self.outputs: list[onnx.ValueInfoProto] = []
+        self._scopes: list[str] = []
+        self._counts: dict[str, int] = {}
+        self._consts: dict[tuple, str] = {}
+        self._taken: set[str] = set()
+
+    # -- names ---------------------------------------------------------------------------------
+    @contextmanager
+    def scope(self, name: str) -> Iterator[None]:
+        self._scopes.append(name)
+        try:
+            yield
+        finally:
+            self._scopes.pop()
+
+    def fresh(self, stem: str) -> str:
+        prefix = "/".join(self._scopes)
+        base = f"{prefix}/{stem}" if prefix else stem
+        k = self._counts.get(base, 0)
+        self._counts[base] = k + 1
+        name = f"{base}_{k}"
+        while name in self._taken:  # a user-chosen name can shadow a generated one
+            k += 1
+            self._counts[base] = k + 1
+            name = f"{base}_{k}"
+        self._taken.add(name)
+        return name
+
+    # -- graph parts ---------------------------------------------------------------------------
+    def op(self, op_type: str, inputs: Sequence[str], outputs: int | Sequence[str] = 1, **attrs):
+        """Append one node; returns its output name (or a list of names for several outputs)."""
+        node_name = self.fresh(op_type)
+        if isinstance(outputs, int):
+            names = [node_name if i == 0 else f"{node_name}:{i}" for i in range(outputs)]
+            single = outputs == 1
+        else:
+            names = list(outputs)
+            single = len(names) == 1
+        self._taken.update(n for n in names if n)
+        attrs = {k: v for k, v in attrs.items() if v is not None}
+        node = helper.make_node(
+            op_type, list(inputs), names, name=node_name, domain=DOMAIN, **attrs
+        )
+        self.nodes.append(node)
+        return names[0] if single else names
+
+    def const(self, value, dtype=None) -> str:
+        arr = np.asarray(value, dtype=self.dtype if dtype is None else dtype)
+        key = (arr.dtype.str, arr.shape, arr.tobytes())
+        name = self._consts.get(key)
+        if name is None:
+            name = self.fresh("const")
+            self._consts[key] = name
+            self.initializers[name] = arr
+        return name
+
+    def scalar(self, value: float) -> str:
+        return self.const(value)
+
+    def ints(self, values: Sequence[int]) -> str:
+        return self.const(np.asarray(values, dtype=np.int64), dtype=np.int64)
+
+    def one_hot(self, labels: str, depth: int) -> str:
+        """[N] int64 labels -> [N, depth] rows of 0/1 in the graph's float type. Built from Equal
+        against a constant range rather than OneHot, which some runtimes lack for float64."""
+        hit = self.op("Equal", [self.op("Unsqueeze", [labels, self.ints([-1])]), self.ints(range(depth))])
+        return self.op("Cast", [hit], to=elem_type(self.dtype))
+
+    def add_input(self, name: str, shape: Shape, dtype=None) -> str:
+        dt = self.dtype if dtype is None else dtype
+        self.inputs.append(helper.make_tensor_value_info(name, elem_type(dt), list(shape)))
+        self._taken.add(name)
+        return name
+
+    def add_output(self, name: str, shape: Shape | None, dtype=None) -> str:
+        dt = self.dtype if dtype is None else dtype
+        shp = None if shape is None else list(shape)
+        self.outputs.append(helper.make_tensor_value_info(name, elem_type(dt), shp))
+        return name
+
+    def add_initializer(self, name: str, value: np.ndarray) -> str:
+        if name in self.initializers:
+            raise ValueError(f"duplicate initializer {name!r}")
+        self.initializers[name] = np.asarray(value)
+        self._taken.add(name)
+        return name
+
+    def rename(self, old: str, new: str) -> str:
+        """Route the value `old` to a graph-level name (an Identity keeps node names stable)."""
+        return self.op("Identity", [old], [new])
+
+    def model(self, doc: str = "", metadata: dict[str, str] | None = None) -> onnx.ModelProto:
+        inits = [numpy_helper.from_array(v, k) for k, v in self.initializers.items()]
+        graph = helper.make_graph(
+            self.nodes, self.name, self.inputs, self.outputs, initializer=inits, doc_string=doc
+        )
+        model = helper.make_model(
+            graph,
+            opset_imports=[helper.make_opsetid(DOMAIN, OPSET)],
+            producer_name="nnc",
+            ir_version=IR_VERSION,
+        )
+        from nnc.compiler import __version__
+
+        model.producer_version = __version__
+        for k, v in (metadata or {}).items():
+            entry = model.metadata_props.add()
+            entry.key, entry.value = k, v
+        return model
+
+
+def float_type(dtype) -> int:
+    return TensorProto.DOUBLE if np.dtype(dtype) == np.float64 else TensorProto.FLOAT

@@ -1,0 +1,139 @@
+"""A spec's layers bound to shapes: the DAG, every output shape, every parameter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nnc.compiler.init import initial_value
+from nnc.compiler.layers import LAYERS, Layer, ParamDecl, PerSample, ShapeError
+from nnc.compiler.losses import LOSSES, Target
+from nnc.compiler.spec.errors import Diagnostic, SpecError
+from nnc.compiler.spec.model import Spec
+
+
+@dataclass
+class Node:
+    layer: Layer
+    inputs: tuple[str, ...]  # layer names, or "input"
+    spec_index: int
+
+
+class Network:
+    """Shape inference happens on construction; a mismatch is reported at the layer causing it."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.nodes: list[Node] = []
+        self.shapes: dict[str, PerSample] = {"input": tuple(spec.input_shape)}
+        self.params: list[ParamDecl] = []
+        diags: list[Diagnostic] = []
+        prev = "input"
+        for ls in spec.layers:
+            layer = LAYERS[ls.type](ls.name, ls.options)
+            inputs = ls.inputs or (prev,)
+            prev = ls.name
+            if any(i not in self.shapes for i in inputs):
+                continue  # an earlier layer failed; its error is already reported
+            try:
+                layer.bind([self.shapes[i] for i in inputs])
+                self.params.extend(layer.parameters(layer.in_shapes))
+            except ShapeError as e:
+                path = ("layers", ls.index) + ((e.field,) if e.field else ())
+                shapes = ", ".join(str(list(self.shapes[i])) for i in inputs)
+                diags.append(spec.error(path, f"{e} (input shape {shapes})"))
+                continue
+            self.shapes[ls.name] = layer.out_shape
+            self.nodes.append(Node(layer, tuple(inputs), ls.index))
+        self.output = prev
+        if not diags:
+            diags.extend(self._check_loss())
+        if diags:
+            raise SpecError(diags)
+
+    @property
+    def output_shape(self) -> PerSample:
+        return self.shapes[self.output]
+
+    def _check_loss(self) -> list[Diagnostic]:
+        if self.spec.loss is None:
+            return []
+        name, _ = self.spec.loss
+        shape = self.output_shape
+        if name in ("cross_entropy", "hinge") and shape[-1] < 2:
+            return [
+                self.spec.error(
+                    ("loss",),
+                    f"{name} needs at least 2 classes but the network outputs {list(shape)}; "
+                    "use binary_cross_entropy for one sigmoid output",
+                )
+            ]
+        last = self.nodes[-1].layer
+        act = last.opts.get("activation") if last.type == "dense" else last.type
+        if name == "binary_cross_entropy" and act in ("softmax", "log_softmax"):
+            return [
+                self.spec.error(
+                    ("loss",),
+                    f"binary_cross_entropy after {act}: use cross_entropy for softmax outputs, "
+                    "or a sigmoid output",
+                )
+            ]
+        return []
+
+    def target(self) -> Target:
+        if self.spec.loss is None:
+            raise ValueError("the spec has no loss")
+        return LOSSES[self.spec.loss[0]].target(self.output_shape)
+
+    def trainable(self) -> list[ParamDecl]:
+        return [p for p in self.params if p.trainable and not p.state]
+
+    def initial_values(self, seed: int, dtype=np.float32) -> dict[str, np.ndarray]:
+        out = {}
+        for p in self.params:
+            if p.value is not None:
+                v = p.value
+            else:
+                v = initial_value(p.init, p.shape, p.fan_in, p.fan_out, seed, p.name)
+            out[p.name] = np.asarray(v, dtype=dtype).reshape(p.shape)
+        return out
+
+    def summary(self) -> str:
+        rows = [("layer", "type", "output shape", "params", "trainable")]
+        per_layer: dict[str, list[ParamDecl]] = {}
+        for p in self.params:
+            per_layer.setdefault(p.name.rsplit(".", 1)[0], []).append(p)
+        rows.append(("input", "input", _shape(self.shapes["input"]), "0", ""))
+        for node in self.nodes:
+            ps = per_layer.get(node.layer.name, [])
+            count = sum(int(np.prod(p.shape)) for p in ps)
+            learn = [p for p in ps if not p.state]
+            status = "" if not learn else ("yes" if all(p.trainable for p in learn) else "frozen")
+            rows.append(
+                (
+                    node.layer.name,
+                    node.layer.type,
+                    _shape(node.layer.out_shape),
+                    f"{count:,}",
+                    status,
+                )
+            )
+        total = sum(int(np.prod(p.shape)) for p in self.params)
+        train = sum(int(np.prod(p.shape)) for p in self.trainable())
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = []
+        for k, r in enumerate(rows):
+            cells = [r[i].ljust(widths[i]) if i < 3 else r[i].rjust(widths[i]) for i in range(5)]
+            lines.append("  ".join(cells).rstrip())
+            if k == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        lines.append("")
+        lines.append(f"Total parameters:     {total:,}")
+        lines.append(f"Trainable parameters: {train:,}")
+        lines.append(f"Frozen/state:         {total - train:,}")
+        return "\n".join(lines)
+
+
+def _shape(s: PerSample) -> str:
+    return "[N, " + ", ".join(str(d) for d in s) + "]"
