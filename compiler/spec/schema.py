@@ -59,7 +59,11 @@ TRAIN = {
         None,
         minimum=1,
     ),
-    "checkpoint_every": o.integer("write a checkpoint every this many epochs", 1, minimum=1),
+    "checkpoint_every": o.integer(
+        "write a checkpoint every this many epochs (default: each epoch, at most every 10 s)",
+        None,
+        minimum=1,
+    ),
     "early_stopping": o.raw(
         o.object_schema("early_stopping", EARLY_STOPPING),
         "stop when a metric stops improving",

@@ -1,0 +1,475 @@
+"""The nnc command line. Exit codes: 0 ok, 1 invalid spec/data or failed run, 2 usage error,
+3 stopped by the NaN guard or a failed gradient check, 130 interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_CHECK = 0, 1, 2, 3
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _load(path: str, overrides: dict | None = None):
+    from nnc.compiler.network import Network
+    from nnc.compiler.spec.model import load_spec
+
+    spec = load_spec(path)
+    if overrides:
+        spec = apply_overrides(spec, overrides)
+    return spec, Network(spec)
+
+
+def apply_overrides(spec, overrides: dict):
+    """Command-line overrides (train.epochs=5, optimizer.lr=0.1) validated like the file."""
+    import copy
+
+    from nnc.compiler.spec.model import spec_from_document, thaw
+
+    doc = copy.deepcopy(thaw(spec.document))
+    for dotted, value in overrides.items():
+        cur = doc
+        keys = dotted.split(".")
+        for k in keys[:-1]:
+            cur = cur.setdefault(k, {})
+        cur[keys[-1]] = value
+    return spec_from_document(doc, spec.source, spec.filename, spec.base_dir)
+
+
+def cmd_validate(args) -> int:
+    spec, net = _load(args.spec)
+    print(f"{args.spec}: ok ({len(spec.layers)} layers, output {list(net.output_shape)})")
+    return EXIT_OK
+
+
+def cmd_summary(args) -> int:
+    spec, net = _load(args.spec)
+    print(f"Model: {spec.name}")
+    print(net.summary())
+    return EXIT_OK
+
+
+def cmd_compile(args) -> int:
+    import onnx
+
+    from nnc.compiler.graphs import describe, inference_model, training_graphs
+    from nnc.runtime.checkpoint import atomic_write_bytes
+
+    spec, net = _load(args.spec)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    values = net.initial_values(int(spec.train["seed"]))
+    models = {"model": inference_model(net, values)}
+    if spec.loss is not None and not args.inference_only:
+        try:
+            models.update(training_graphs(net).models())
+        except Exception as e:  # a GradientError names the op
+            _err(f"{args.spec}: cannot build training graphs: {e}")
+            return EXIT_INVALID
+    manifest = {"spec": spec.name, "graphs": {}, "parameters": []}
+    for kind, model in models.items():
+        onnx.checker.check_model(model, full_check=True)
+        atomic_write_bytes(out / f"{kind}.onnx", model.SerializeToString())
+        manifest["graphs"][kind] = {"file": f"{kind}.onnx", **describe(model)}
+    manifest["parameters"] = [
+        {"name": p.name, "shape": list(p.shape), "trainable": p.trainable, "state": p.state}
+        for p in net.params
+    ]
+    if "train_step" in models:
+        outs = {o.name for o in models["train_step"].graph.output}
+        manifest["graphs"]["train_step"]["feeds_next_step"] = {
+            o: o[: -len(".next")] for o in sorted(outs) if o.endswith(".next")
+        }
+    atomic_write_bytes(out / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
+    print(f"wrote {', '.join(f'{k}.onnx' for k in models)} and manifest.json to {out}")
+    return EXIT_OK
+
+
+def _predict_model(target: str):
+    """A run directory, an .onnx file, or a spec (compiled with its initial/hand-set values)."""
+    import onnx
+
+    p = Path(target)
+    if p.is_dir():
+        m = p / "model.onnx"
+        if not m.exists():
+            raise FileNotFoundError(f"{p} has no model.onnx (did its training finish?)")
+        return onnx.load(str(m))
+    if p.suffix == ".onnx":
+        return onnx.load(str(p))
+    from nnc.compiler.graphs import inference_model
+
+    spec, net = _load(target)
+    return inference_model(net, net.initial_values(int(spec.train["seed"])))
+
+
+def _input_shape(model) -> tuple[int, ...]:
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    return tuple(d.dim_value for d in dims[1:])
+
+
+def cmd_predict(args) -> int:
+    from nnc.runtime.data import read_features
+    from nnc.runtime.engines import make_engine
+
+    model = _predict_model(args.target)
+    x = read_features(Path(args.input), input_shape=_input_shape(model))
+    engine = make_engine(args.engine, args.device)
+    outputs = [o.name for o in model.graph.output]
+    dtype = np.float64 if model.graph.input[0].type.tensor_type.elem_type == 11 else np.float32
+    res = dict(zip(outputs, engine.session(model)(outputs, {model.graph.input[0].name: x.astype(dtype)})))
+    if args.output:
+        out = Path(args.output)
+        if out.suffix == ".npz":
+            np.savez(out, **{k.replace("/", "_"): v for k, v in res.items()})
+        elif out.suffix == ".npy":
+            np.save(out, res[outputs[0]])
+        else:
+            np.savetxt(out, res[outputs[0]].reshape(len(x), -1), delimiter=",", fmt="%.8g")
+        print(f"wrote predictions for {len(x)} samples to {out}")
+        return EXIT_OK
+    y = res[outputs[0]].reshape(len(x), -1)
+    labels = res.get("label")
+    for i in range(len(x)):
+        row = " ".join(f"{v:.6g}" for v in y[i])
+        print(row + (f"  label={labels[i].tolist()}" if labels is not None else ""))
+    return EXIT_OK
+
+
+def _latest_checkpoint(run: Path) -> Path | None:
+    from nnc.runtime.checkpoint import load_checkpoint
+
+    best, best_step = None, -1
+    for kind in ("interrupted", "last"):
+        p = run / "checkpoints" / f"{kind}.ckpt"
+        if p.exists():
+            _, meta = load_checkpoint(p)
+            if meta.get("step", -1) > best_step:
+                best, best_step = p, meta["step"]
+    return best
+
+
+def _spec_changes(old: dict, new: dict, path: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new)):
+            sub = f"{path}.{k}" if path else str(k)
+            if k not in old:
+                out.append(f"{sub}: added ({new[k]!r})")
+            elif k not in new:
+                out.append(f"{sub}: removed (was {old[k]!r})")
+            else:
+                out.extend(_spec_changes(old[k], new[k], sub))
+        return out
+    return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
+
+
+def cmd_train(args) -> int:
+    from nnc.compiler.spec.model import thaw
+    from nnc.runtime.checkpoint import atomic_write_bytes, load_checkpoint
+    from nnc.runtime.engines import make_engine
+    from nnc.runtime.session import load_dataset
+    from nnc.runtime.trainer import Trainer, install_sigint, new_run_dir
+
+    overrides = {}
+    for key, attr in (("train.epochs", "epochs"), ("train.batch_size", "batch_size"),
+                      ("train.seed", "seed"), ("optimizer.lr", "lr")):
+        if getattr(args, attr) is not None:
+            overrides[key] = getattr(args, attr)
+    resume = None
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not run_dir.is_dir():
+            _err(f"--resume {run_dir}: no such run directory")
+            return EXIT_USAGE
+        spec_path = args.spec or str(run_dir / "spec.yaml")
+        ckpt = _latest_checkpoint(run_dir)
+        if ckpt is None:
+            _err(f"--resume {run_dir}: no checkpoint to resume from in {run_dir / 'checkpoints'}")
+            return EXIT_INVALID
+        tensors, meta = load_checkpoint(ckpt)
+        spec, net = _load(spec_path, overrides)
+        old, new = dict(meta["spec"]), thaw(spec.document)
+        for d in (old, new):
+            d.get("train", {}).pop("epochs", None) if isinstance(d.get("train"), dict) else None
+        changes = _spec_changes(old, new)
+        if changes:
+            _err(f"--resume {run_dir}: the spec differs from the one this run was trained with "
+                 "(only train.epochs may change):\n  " + "\n  ".join(changes))
+            return EXIT_INVALID
+        resume = {"tensors": tensors, "meta": meta}
+        print(f"resuming {run_dir} from {ckpt.name} at epoch {meta['epoch']}, step {meta['step']}")
+    else:
+        if not args.spec:
+            _err("nnc train: give a SPEC, or --resume RUN_DIR")
+            return EXIT_USAGE
+        spec, net = _load(args.spec, overrides)
+        if args.run_dir:
+            run_dir = Path(args.run_dir)
+            if run_dir.exists() and any(run_dir.iterdir()) and not args.overwrite:
+                _err(f"--run-dir {run_dir} exists and is not empty; pass --overwrite to reuse it")
+                return EXIT_USAGE
+            run_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            run_dir = new_run_dir(Path(args.runs), spec.name)
+    if spec.loss is None:
+        _err(f"{spec.filename}: the spec has no loss: nothing to train (try nnc predict)")
+        return EXIT_INVALID
+    engine = make_engine(args.engine, args.device)
+    print(f"engine: {engine.describe()}")
+    data = load_dataset(spec, net)
+    print(f"data: {data.description}")
+    trainer = Trainer(spec, net, data, engine, run_dir)
+    if resume is None:
+        src = Path(spec.filename)
+        text = src.read_bytes() if src.exists() else spec.to_json().encode()
+        atomic_write_bytes(run_dir / "spec.yaml", text)
+        trainer.write_graphs()
+        values = net.initial_values(int(spec.train["seed"]))
+        init_from = spec.train.get("init_from")
+        if init_from:
+            values = _init_from(init_from, net, values, Path(spec.base_dir))
+        for s in trainer.state_names:
+            values[s] = np.zeros_like(values[s.rsplit(".", 1)[0]])
+    else:
+        values = {k: v for k, v in resume["tensors"].items() if not k.startswith("__")}
+        _rewrite_history(trainer, resume["meta"]["history"])
+    print(f"run: {run_dir}")
+    install_sigint()
+    result = trainer.fit(values, resume)
+    if result.message:
+        print(result.message, file=sys.stderr if result.exit_code else sys.stdout)
+    if result.exit_code == 0:
+        if result.test:
+            print("test: " + "  ".join(f"{k} {v:.4f}" for k, v in result.test.items()))
+            _print_confusion(trainer, result)
+        print(f"model: {run_dir / 'model.onnx'}")
+    return result.exit_code
+
+
+def _rewrite_history(trainer, history):
+    path = trainer.run_dir / "metrics.csv"
+    if path.exists():
+        path.unlink()
+    for row in history:
+        trainer._append_csv(row)
+
+
+def _print_confusion(trainer, result) -> None:
+    from nnc.runtime.metrics import confusion_matrix, format_confusion_matrix
+
+    t = trainer.net.target()
+    if t.kind != "class_index" and t.kind != "binary":
+        return
+    from nnc.runtime.checkpoint import load_checkpoint
+
+    values, _ = load_checkpoint(trainer.run_dir / "checkpoints" / "final.ckpt")
+    from nnc.compiler.graphs import inference_model
+
+    model = inference_model(trainer.net, values)
+    run = trainer.engine.session(model)
+    label = run(["label"], {"x": trainer.data.test.x})[0].reshape(-1)
+    y = trainer.data.test.y.reshape(-1).astype(np.int64)
+    k = t.num_classes or 2
+    cm = confusion_matrix(y, label, k)
+    names = trainer.data.class_names or [str(i) for i in range(k)]
+    print("confusion matrix (rows: true, columns: predicted):")
+    print(format_confusion_matrix(cm, names))
+
+
+def _init_from(cfg, net, values, base_dir: Path):
+    from nnc.runtime.checkpoint import load_checkpoint
+
+    src = Path(cfg["run"])
+    if not src.is_absolute():
+        src = (base_dir / src) if (base_dir / src).exists() else src
+    if src.is_dir():
+        for name in ("final", "last", "interrupted"):
+            if (src / "checkpoints" / f"{name}.ckpt").exists():
+                src = src / "checkpoints" / f"{name}.ckpt"
+                break
+        else:
+            raise FileNotFoundError(f"train.init_from.run: no checkpoint in {src}")
+    tensors, _ = load_checkpoint(src)
+    layers = cfg.get("layers") or sorted({p.name.rsplit(".", 1)[0] for p in net.params})
+    copied = []
+    for p in net.params:
+        layer = p.name.rsplit(".", 1)[0]
+        if layer not in layers:
+            continue
+        if p.name not in tensors:
+            if cfg.get("layers"):
+                raise ValueError(f"train.init_from: {src} has no parameter {p.name!r}")
+            continue
+        if tuple(tensors[p.name].shape) != tuple(p.shape):
+            if cfg.get("layers"):
+                raise ValueError(f"train.init_from: {p.name} has shape {list(tensors[p.name].shape)} in {src} "
+                                 f"but {list(p.shape)} here")
+            continue
+        values[p.name] = tensors[p.name].astype(values[p.name].dtype)
+        copied.append(p.name)
+    print(f"init_from: copied {len(copied)} tensors from {src}: {', '.join(copied)}")
+    return values
+
+
+def cmd_eval(args) -> int:
+    from nnc.compiler.spec.model import load_spec
+    from nnc.compiler.network import Network
+    from nnc.runtime.checkpoint import load_checkpoint
+    from nnc.runtime.engines import make_engine
+    from nnc.runtime.session import load_dataset
+    from nnc.runtime.trainer import Trainer
+
+    run = Path(args.run)
+    spec = load_spec(run / "spec.yaml")
+    net = Network(spec)
+    values, _ = load_checkpoint(run / "checkpoints" / "final.ckpt")
+    data = load_dataset(spec, net)
+    trainer = Trainer(spec, net, data, make_engine(args.engine, args.device), run)
+    for part in ("train", "validation", "test"):
+        split = getattr(data, part)
+        if split is not None:
+            res = trainer.evaluate(split, values)
+            print(f"{part}: " + "  ".join(f"{k} {v:.4f}" for k, v in res.items()))
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    import onnx
+
+    from nnc.compiler.network import Network
+    from nnc.compiler.spec.model import load_spec
+    from nnc.runtime.checkpoint import atomic_write_bytes, load_checkpoint
+    from nnc.runtime.session import export_model, load_dataset
+
+    run = Path(args.run)
+    spec = load_spec(run / "spec.yaml")
+    net = Network(spec)
+    values, _ = load_checkpoint(run / "checkpoints" / "final.ckpt")
+    data = load_dataset(spec, net)
+    model = export_model(net, values, data, opset=args.opset)
+    onnx.checker.check_model(model, full_check=True)
+    atomic_write_bytes(Path(args.output), model.SerializeToString())
+    print(f"wrote {args.output} (opset {model.opset_import[0].version}, IR {model.ir_version})")
+    return EXIT_OK
+
+
+def cmd_gradcheck(args) -> int:
+    from nnc.runtime.gradcheck import gradcheck
+
+    spec, net = _load(args.spec)
+    if spec.loss is None or not net.trainable():
+        print(f"{args.spec}: no loss or no trainable parameters: nothing to check")
+        return EXIT_OK
+    results = gradcheck(net, samples=args.samples, per_param=args.entries, seed=args.seed)
+    worst = 0.0
+    print(f"{'parameter':30s} {'entries':>7s} {'max abs err':>12s} {'rel err':>10s}")
+    for r in results:
+        flag = "" if r.rel_error <= args.tol else "  FAIL"
+        print(f"{r.name:30s} {r.checked:7d} {r.max_abs_error:12.3e} {r.rel_error:10.3e}{flag}")
+        worst = max(worst, r.rel_error)
+    ok = worst <= args.tol
+    print(f"{'ok' if ok else 'FAILED'}: worst relative error {worst:.3e} (tolerance {args.tol:g})")
+    return EXIT_OK if ok else EXIT_CHECK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from nnc.compiler import __version__
+
+    p = argparse.ArgumentParser(prog="nnc", description="Compile YAML network specs to ONNX; train and export them.")
+    p.add_argument("--version", action="version", version=f"nnc {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def engine_opts(sp):
+        sp.add_argument("--engine", choices=["ort", "numpy"], default="ort", help="onnxruntime or the NumPy interpreter")
+        sp.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+    s = sub.add_parser("validate", help="check a spec (schema, cross-field checks, shapes)")
+    s.add_argument("spec")
+    s.set_defaults(fn=cmd_validate)
+    s = sub.add_parser("summary", help="layer table: output shapes and parameter counts")
+    s.add_argument("spec")
+    s.set_defaults(fn=cmd_summary)
+    s = sub.add_parser("compile", help="write model.onnx, training graphs and manifest.json")
+    s.add_argument("spec")
+    s.add_argument("-o", "--output", required=True, help="output directory")
+    s.add_argument("--inference-only", action="store_true")
+    s.set_defaults(fn=cmd_compile)
+    s = sub.add_parser("predict", help="run a model on inputs from .npy/.npz/.csv")
+    s.add_argument("target", help="a run directory, a .onnx model, or a spec")
+    s.add_argument("--input", required=True)
+    s.add_argument("-o", "--output", help="write predictions to .npy, .npz or .csv")
+    engine_opts(s)
+    s.set_defaults(fn=cmd_predict)
+    s = sub.add_parser("train", help="train a spec; writes a run directory")
+    s.add_argument("spec", nargs="?")
+    s.add_argument("--resume", metavar="RUN_DIR")
+    s.add_argument("--run-dir", help="where to write the run (default: runs/<name>-<k>)")
+    s.add_argument("--runs", default="runs", help="parent folder of new run directories")
+    s.add_argument("--overwrite", action="store_true", help="allow --run-dir to be a non-empty folder")
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--lr", type=float)
+    s.add_argument("--seed", type=int)
+    engine_opts(s)
+    s.set_defaults(fn=cmd_train)
+    s = sub.add_parser("eval", help="loss and metrics of a trained run on its data splits")
+    s.add_argument("run")
+    engine_opts(s)
+    s.set_defaults(fn=cmd_eval)
+    s = sub.add_parser("export", help="write the trained model as a self-contained ONNX file")
+    s.add_argument("run")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--opset", type=int)
+    s.set_defaults(fn=cmd_export)
+    s = sub.add_parser("gradcheck", help="check the gradient graph against finite differences")
+    s.add_argument("spec")
+    s.add_argument("--samples", type=int, default=4)
+    s.add_argument("--entries", type=int, default=12, help="entries checked per parameter")
+    s.add_argument("--tol", type=float, default=1e-5)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=cmd_gradcheck)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from nnc.compiler.spec.errors import SpecError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0) and EXIT_USAGE
+    if not getattr(args, "fn", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.fn(args)
+    except SpecError as e:
+        for d in e.diagnostics:
+            _err(str(d))
+        n = len(e.diagnostics)
+        _err(f"{n} error{'s' if n != 1 else ''}")
+        return EXIT_INVALID
+    except Exception as e:  # noqa: BLE001 - every failure becomes one clear line, never a traceback
+        from nnc.runtime.checkpoint import CheckpointError
+        from nnc.runtime.data import DataError
+        from nnc.runtime.engines import EngineError
+        from nnc.runtime.session import RunError
+
+        known = (DataError, CheckpointError, EngineError, RunError, FileNotFoundError, ValueError)
+        if isinstance(e, known) or type(e).__name__ in ("GradientError", "UnsupportedOpError"):
+            _err(f"error: {e}")
+            return EXIT_INVALID
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
