@@ -127,7 +127,9 @@ def gradients(
     reach_bwd = {loss}
     for n in reversed(nodes):
         if any(o in reach_bwd for o in n.output):
-            reach_bwd.update(i for i in n.input if i)
+            r = GRAD_RULES.get(n.op_type)
+            skip = r.nondiff if r else ()  # a Where condition or a target shape carries no gradient
+            reach_bwd.update(i for k, i in enumerate(n.input) if i and k not in skip)
     needs = reach_fwd & reach_bwd
     path = [n for n in nodes if any(o in needs for o in n.output)]
     for n in path:

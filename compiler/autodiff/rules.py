@@ -400,6 +400,8 @@ def _loss_scale(g: GradContext, node, dy: str, labels: str) -> str:
 def _softmax_ce(g, node, dys):
     if len(node.input) > 2 and node.input[2]:
         raise NotImplementedError("SoftmaxCrossEntropyLoss gradient with class weights")
+    if "ignore_index" in attrs(node):  # ignored rows would need a zero gradient and a smaller N
+        raise NotImplementedError("SoftmaxCrossEntropyLoss gradient with ignore_index")
     if g.rank(node.input[0]) != 2:
         raise NotImplementedError("SoftmaxCrossEntropyLoss gradient for rank > 2 scores")
     z, t = node.input[:2]
@@ -413,6 +415,8 @@ def _softmax_ce(g, node, dys):
 def _nll(g, node, dys):
     if len(node.input) > 2 and node.input[2]:
         raise NotImplementedError("NegativeLogLikelihoodLoss gradient with class weights")
+    if "ignore_index" in attrs(node):  # ignored rows would need a zero gradient and a smaller N
+        raise NotImplementedError("NegativeLogLikelihoodLoss gradient with ignore_index")
     if g.rank(node.input[0]) != 2:
         raise NotImplementedError("NegativeLogLikelihoodLoss gradient for rank > 2 inputs")
     lp, t = node.input[:2]

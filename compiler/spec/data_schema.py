@@ -220,11 +220,14 @@ _SPLIT = {
 
 
 def _not_both(part: str) -> dict:
-    """Refuses an explicit validation/test source together with a split fraction for it."""
+    """Refuses an explicit validation/test source together with a non-zero split fraction for it
+    (a zero fraction is the default, so filled-in defaults never trip this)."""
     return {
         "not": {
             "required": [part, "split"],
-            "properties": {"split": {"required": [part]}},
+            "properties": {
+                "split": {"required": [part], "properties": {part: {"exclusiveMinimum": 0}}}
+            },
         }
     }
 

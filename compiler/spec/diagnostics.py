@@ -19,6 +19,7 @@ from urllib.parse import unquote
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, relevance
+
 from nnc.compiler.spec.errors import Diagnostic, format_path
 from nnc.compiler.spec.loader import SourceMap
 
@@ -454,30 +455,38 @@ class _Explainer:
         right_kind = [errs for errs in fitting if not wrong_kind(errs)]
         if not right_kind:
             # Every branch is for another `type:`; say which types exist.
-            return [self._unknown_discriminator(fitting, path)]
+            return [self._unknown_discriminator(fitting, path, error.context)]
 
-        key = relevance
-
-        def rank(errs):
-            best = min(errs, key=key)
-            return (len(errs), key(best))
-
-        chosen = min(right_kind, key=rank)
+        # The branch the value comes closest to fitting: fewest errors, then jsonschema's own
+        # idea of the most relevant error (the one best_match would report).
+        fewest = min(len(errs) for errs in right_kind)
+        tied = [errs for errs in right_kind if len(errs) == fewest]
+        chosen = max(tied, key=lambda errs: max(relevance(e) for e in errs))
         problems: list[_Problem] = []
         for sub in chosen:
             problems.extend(self.explain(sub))
         return problems
 
-    def _unknown_discriminator(self, branches, path) -> _Problem:
-        allowed, place, first = [], None, None
+    def _unknown_discriminator(self, branches, path, every_error) -> _Problem:
+        allowed, first = [], None
         for errs in branches:
             for e in errs:
                 if e.validator in ("const", "enum") and list(e.relative_path) == [_DISCRIMINATOR]:
                     first = first or e
-                    place = place or self.index.place(e.schema)
                     values = [e.validator_value] if e.validator == "const" else e.validator_value
                     allowed.extend(v for v in values if v not in allowed)
-        message = self._enum_message(first.instance, allowed, first)
+        name = first.instance
+        for e in every_error:
+            # A sibling branch that takes the bare name: `activation: relu`, not {type: relu}.
+            names = e.schema.get("enum", []) if isinstance(e.schema, dict) else []
+            if not e.relative_path and e.validator == "type" and name in names:
+                kind = self.index.place(first.schema).kind or self.index.place(e.schema).kind
+                noun = f"{kind} type" if kind else "type"
+                message = f"{noun} {_show(name)} takes no options; write it as a plain name"
+                if path and isinstance(path[-1], str):
+                    message += f" ({path[-1]}: {name})"
+                return _Problem(path + (_DISCRIMINATOR,), message, identity=("value",))
+        message = self._enum_message(name, allowed, first)
         return _Problem(path + (_DISCRIMINATOR,), message, identity=("value",))
 
 

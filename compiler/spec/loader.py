@@ -17,9 +17,10 @@ import os
 import re
 
 import yaml
-from nnc.compiler.spec.errors import Diagnostic, SpecError, format_path
 from yaml.events import AliasEvent, StreamEndEvent
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+from nnc.compiler.spec.errors import Diagnostic, SpecError, format_path
 
 MAX_SPEC_BYTES = 4 * 1024 * 1024
 # Nodes built again because an alias points at them. A spec needs few; a "billion laughs" document
@@ -358,6 +359,7 @@ class _Builder:
 
     def merge(self, out: dict, key_at: Pos, value_node, path: Path, depth: int, in_alias: bool):
         """Adds the keys of a '<<' merge that out does not have yet."""
+        in_alias = in_alias or isinstance(value_node, _AliasRef)
         target = value_node.target if isinstance(value_node, _AliasRef) else value_node
         sources = target.value if isinstance(target, SequenceNode) else [value_node]
         for source in sources:
@@ -385,18 +387,18 @@ class _Builder:
                 self._open.discard(id(source_node))
             self.expanded = scratch.expanded
             self.diagnostics.extend(scratch.diagnostics)
-            for key, value in merged.items():
-                if key in out:
-                    continue
-                out[key] = value
-                sub = path + (key,)
-                for table, mine in (
-                    (scratch.source._values, self.source._values),
-                    (scratch.source._keys, self.source._keys),
-                ):
-                    for p, pos in table.items():
-                        if p[: len(sub)] == sub:
-                            mine.setdefault(p, pos)
+            new = [key for key in merged if key not in out]
+            for key in new:
+                out[key] = merged[key]
+            new = set(new)
+            n = len(path)
+            for table, mine in (
+                (scratch.source._values, self.source._values),
+                (scratch.source._keys, self.source._keys),
+            ):
+                for p, pos in table.items():
+                    if len(p) > n and p[n] in new:
+                        mine.setdefault(p, pos)
 
 
 def _decode(data: bytes, filename: str) -> str:

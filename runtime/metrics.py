@@ -1,0 +1,222 @@
+"""Metrics: accuracy, confusion matrices, the per-epoch metrics.csv log and the curves.png plot."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+from nnc.runtime.checkpoint import atomic_write_bytes
+
+
+def accuracy(pred_scores_or_labels, y, kind: str, *, logits: bool = True) -> float:
+    """Fraction of correct predictions.
+
+    class_index: predictions are scores [N, C] (argmax) or labels [N]; y labels [N] or one-hot.
+    binary: predictions are scores [N, 1] or [N], thresholded at 0 (logits, the default) or at
+    0.5 (logits=False, for probabilities or 0/1 labels); y holds 0/1.
+    multilabel: as binary, per label; the mean over all N x C decisions (as Keras'
+    binary_accuracy), not the fraction of samples with every label right.
+    """
+    pred = np.asarray(pred_scores_or_labels)
+    y = np.asarray(y)
+    if len(pred) == 0:
+        raise ValueError("accuracy of an empty batch is undefined")
+    if len(pred) != len(y):
+        raise ValueError(f"{len(pred)} predictions but {len(y)} targets")
+    if kind == "class_index":
+        labels = pred if pred.ndim == 1 else np.argmax(pred.reshape(len(pred), -1), axis=1)
+        truth = y.reshape(len(y)) if y.ndim == 1 or y.shape[1:] == (1,) else np.argmax(y, axis=1)
+        return float(np.mean(labels.astype(np.int64) == truth.astype(np.int64)))
+    if kind in ("binary", "multilabel"):
+        threshold = 0.0 if logits else 0.5
+        decided = pred.reshape(len(pred), -1) > threshold
+        truth = y.reshape(len(y), -1) > 0.5
+        if decided.shape != truth.shape:
+            raise ValueError(f"predictions {pred.shape} and targets {y.shape} do not match")
+        return float(np.mean(decided == truth))
+    raise ValueError(f"accuracy is not defined for {kind!r} targets")
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """int64 [C, C]: row = true class, column = predicted class."""
+    t = np.asarray(y_true).astype(np.int64).reshape(-1)
+    p = np.asarray(y_pred).astype(np.int64).reshape(-1)
+    if t.shape != p.shape:
+        raise ValueError(f"{t.size} true labels but {p.size} predictions")
+    for name, a in (("true", t), ("predicted", p)):
+        bad = np.flatnonzero((a < 0) | (a >= num_classes))
+        if len(bad):
+            raise ValueError(
+                f"{name} label {a[bad[0]]} at index {bad[0]} is outside [0, {num_classes})"
+            )
+    counts = np.bincount(t * num_classes + p, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
+
+
+def format_confusion_matrix(cm: np.ndarray, class_names: list[str] | None = None) -> str:
+    """Aligned text table, true classes down, predicted across, with row and column totals."""
+    cm = np.asarray(cm)
+    n = cm.shape[0]
+    names = [str(c) for c in class_names] if class_names is not None else [str(i) for i in range(n)]
+    if len(names) != n:
+        raise ValueError(f"{len(names)} class names for a {n}x{n} matrix")
+    corner = "true \\ pred"
+    head = [corner, *names, "total"]
+    body = [[names[i], *(str(v) for v in cm[i]), str(cm[i].sum())] for i in range(n)]
+    body.append(["total", *(str(v) for v in cm.sum(axis=0)), str(cm.sum())])
+    widths = [max(len(row[j]) for row in [head, *body]) for j in range(len(head))]
+
+    def line(row: list[str]) -> str:
+        first = row[0].ljust(widths[0])
+        rest = (cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True))
+        return "  ".join([first, *rest]).rstrip()
+
+    return "\n".join(line(r) for r in [head, *body])
+
+
+class MetricsLog:
+    """metrics.csv: a header once, then one row per append, each flushed to the file at once.
+
+    resume=True keeps an existing file with the same columns and appends to it (a resumed run);
+    otherwise the file starts afresh. Keys not in `columns` are an error; missing ones stay empty.
+    """
+
+    def __init__(self, path: Path, columns: list[str], *, resume: bool = False):
+        self.path = Path(path)
+        self.columns = list(columns)
+        if len(set(self.columns)) != len(self.columns):
+            raise ValueError(f"duplicate metrics columns in {self.columns}")
+        if resume and self.path.exists() and self.path.stat().st_size > 0:
+            with open(self.path, newline="") as f:
+                existing = next(csv.reader(f), [])
+            if existing != self.columns:
+                raise ValueError(
+                    f"{self.path}: its columns {existing} differ from this run's {self.columns}"
+                )
+            return
+        atomic_write_bytes(self.path, _csv_line(self.columns).encode("utf-8"))
+
+    def append(self, row: dict) -> None:
+        unknown = [k for k in row if k not in self.columns]
+        if unknown:
+            raise ValueError(f"unknown metrics column {unknown[0]!r}; columns: {self.columns}")
+        cells = [_cell(row.get(c)) for c in self.columns]
+        # One write per row: a crash can cut only the last line, never interleave two.
+        with open(self.path, "a", newline="", encoding="utf-8") as f:
+            f.write(_csv_line(cells))
+            f.flush()
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """Rows of a metrics.csv, numbers as float (int where integral text), empty cells as None."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _csv_line(cells: list[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue()
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    if isinstance(value, np.integer):
+        return str(int(value))
+    return str(value)
+
+
+def _parse(text: str | None):
+    if text is None or text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+# Train / validation column names accepted for each panel, first match wins.
+_PANELS = {
+    "loss": (("loss", "train_loss"), ("val_loss", "validation_loss")),
+    "accuracy": (("accuracy", "train_accuracy"), ("val_accuracy", "validation_accuracy")),
+}
+
+
+def plot_curves(rows: list[dict], path: Path) -> None:
+    """curves.png: loss (train vs validation) and, when logged, accuracy, over epochs.
+
+    Rows use the metrics.csv column names: epoch, loss or train_loss, val_loss, accuracy or
+    train_accuracy, val_accuracy. Missing or non-numeric values are skipped.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    # Figure + FigureCanvasAgg, not pyplot: no global backend or figure registry to disturb.
+    panels = []
+    for title, (train_keys, val_keys) in _PANELS.items():
+        series = [
+            (label, _series(rows, keys))
+            for label, keys in (("train", train_keys), ("validation", val_keys))
+        ]
+        series = [(label, s) for label, s in series if s[0]]
+        if series:
+            panels.append((title, series))
+    if not panels:
+        panels = [("loss", [])]
+
+    fig = Figure(figsize=(6.0 * len(panels), 4.0), dpi=100)
+    FigureCanvasAgg(fig)
+    for k, (title, series) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), k + 1)
+        for label, (xs, ys) in series:
+            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=label)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(title)
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+        if series:
+            ax.legend()
+        if title == "loss" and series and all(y > 0 for _, (_, ys) in series for y in ys):
+            spread = max(max(ys) for _, (_, ys) in series) / min(min(ys) for _, (_, ys) in series)
+            if spread > 100:
+                ax.set_yscale("log")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def _series(rows: list[dict], keys: tuple[str, ...]) -> tuple[list[float], list[float]]:
+    key = next((k for k in keys if any(_number(r.get(k)) is not None for r in rows)), None)
+    xs: list[float] = []
+    ys: list[float] = []
+    if key is None:
+        return xs, ys
+    for i, r in enumerate(rows):
+        y = _number(r.get(key))
+        if y is None:
+            continue
+        x = _number(r.get("epoch"))
+        xs.append(x if x is not None else i + 1)
+        ys.append(y)
+    return xs, ys
+
+
+def _number(value) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
