@@ -1,4 +1,4 @@
-"""Activation functions: each lowers to standard ONNX ops that have gradient rules (except `step`)."""
+"""Activation functions, each lowered to standard ONNX ops with gradient rules (but `step`)."""
 
 from __future__ import annotations
 

@@ -92,7 +92,9 @@ class GraphBuilder:
     def one_hot(self, labels: str, depth: int) -> str:
         """[N] int64 labels -> [N, depth] rows of 0/1 in the graph's float type. Built from Equal
         against a constant range rather than OneHot, which some runtimes lack for float64."""
-        hit = self.op("Equal", [self.op("Unsqueeze", [labels, self.ints([-1])]), self.ints(range(depth))])
+        hit = self.op(
+            "Equal", [self.op("Unsqueeze", [labels, self.ints([-1])]), self.ints(range(depth))]
+        )
         return self.op("Cast", [hit], to=elem_type(self.dtype))
 
     def add_input(self, name: str, shape: Shape, dtype=None) -> str:

@@ -162,7 +162,9 @@ def _training_graph(net: Network, dtype, kind: str, steps_per_epoch: int):
     pre = ctx.pre_activation.get(net.output)
     loss_name, loss_opts = spec.loss
     with b.scope("loss"):
-        terms = [LOSSES[loss_name].lower(b, y, pre, t, num_classes=target.num_classes, **dict(loss_opts))]
+        terms = [
+            LOSSES[loss_name].lower(b, y, pre, t, num_classes=target.num_classes, **dict(loss_opts))
+        ]
         _regularization(b, net, terms)
         loss = terms[0] if len(terms) == 1 else b.op("Sum", terms)
     with b.scope("metrics"):

@@ -1,4 +1,4 @@
-"""Parameter initializers, seeded per parameter so that adding a layer never reshuffles the others."""
+"""Parameter initializers, seeded per parameter: adding a layer never reshuffles the others."""
 
 from __future__ import annotations
 

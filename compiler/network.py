@@ -36,21 +36,27 @@ class Network:
             prev = ls.name
             if any(i not in self.shapes for i in inputs):
                 continue  # an earlier layer failed; its error is already reported
+            shapes = ", ".join(str(list(self.shapes[i])) for i in inputs)
             try:
                 layer.bind([self.shapes[i] for i in inputs])
-                self.params.extend(layer.parameters(layer.in_shapes))
             except ShapeError as e:
-                path = ("layers", ls.index) + ((e.field,) if e.field else ())
-                shapes = ", ".join(str(list(self.shapes[i])) for i in inputs)
-                diags.append(spec.error(path, f"{e} (input shape {shapes})"))
-                continue
+                diags.append(self._shape_error(ls.index, e, shapes))
+                continue  # no output shape: the layers after it cannot be checked
             self.shapes[ls.name] = layer.out_shape
+            try:
+                self.params.extend(layer.parameters(layer.in_shapes))
+            except ShapeError as e:  # bad parameter values; the output shape is still known
+                diags.append(self._shape_error(ls.index, e, shapes))
             self.nodes.append(Node(layer, tuple(inputs), ls.index))
         self.output = prev
         if not diags:
             diags.extend(self._check_loss())
         if diags:
             raise SpecError(diags)
+
+    def _shape_error(self, index: int, e: ShapeError, shapes: str) -> Diagnostic:
+        path = ("layers", index) + ((e.field,) if e.field else ())
+        return self.spec.error(path, f"{e} (input shape {shapes})")
 
     @property
     def output_shape(self) -> PerSample:

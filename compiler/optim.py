@@ -306,7 +306,8 @@ def schedule_lr(b: GraphBuilder, lr: str, t0: str, sched: dict | None, steps_per
     }
     if opts.pop("unit") == "epoch":
         for k in _STEP_KEYS:
-            opts[k] = opts[k] * steps_per_epoch
+            if k in opts:
+                opts[k] = opts[k] * steps_per_epoch
         if "milestones" in opts:
             opts["milestones"] = [m * steps_per_epoch for m in opts["milestones"]]
     if "milestones" in opts:

@@ -1,4 +1,4 @@
-"""Typed options with defaults, bounds and descriptions in one place; the JSON Schema is made from them."""
+"""Typed options with defaults, bounds and descriptions; the JSON Schema is made from them."""
 
 from __future__ import annotations
 

@@ -140,7 +140,9 @@ class OrtEngine(Engine):
 
     def inference_session(self, model):
         data = model if isinstance(model, (bytes, str)) else model.SerializeToString()
-        return self.ort.InferenceSession(data, sess_options=self.options(), providers=self.providers())
+        return self.ort.InferenceSession(
+            data, sess_options=self.options(), providers=self.providers()
+        )
 
     def session(self, model):
         s = self.inference_session(model)
@@ -166,7 +168,11 @@ class Stepper:
         self.outputs = [o.name for o in model.graph.output]
         self.carried = {k: np.array(v) for k, v in carried.items()}
         self.reported = [o for o in self.outputs if not o.endswith(NEXT)]
-        missing = [o[: -len(NEXT)] for o in self.outputs if o.endswith(NEXT) and o[: -len(NEXT)] not in carried]
+        missing = [
+            o[: -len(NEXT)]
+            for o in self.outputs
+            if o.endswith(NEXT) and o[: -len(NEXT)] not in carried
+        ]
         if missing:
             raise EngineError(f"no initial value for carried tensors: {missing}")
 
@@ -205,15 +211,23 @@ class OrtStepper(Stepper):
         if missing:
             raise EngineError(f"no initial value for carried tensors: {missing}")
         self._names = names
-        self._dtypes = {n: np.asarray(carried[n]).dtype for n in names}
+        # inputs carried but never rewritten (frozen parameters): bound once, read every step
+        inputs = {i.name for i in model.graph.input}
+        self._fixed_names = [n for n in carried if n in inputs and n not in names]
+        self._dtypes = {n: np.asarray(carried[n]).dtype for n in names + self._fixed_names}
+        self._fixed = self._alloc(carried, self._fixed_names)
         self._sets = [self._alloc(carried), self._alloc(carried)]
         self._cur = 0
         self._bind()
 
-    def _alloc(self, values):
+    def _alloc(self, values, names=None):
+        # a copy: a CPU OrtValue wraps the array's memory, and the two sets (and the caller's
+        # arrays) must not share buffers, or a step writes into the tensors it is reading
         return {
-            n: self._ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(values[n]), self.device, 0)
-            for n in self._names
+            n: self._ort.OrtValue.ortvalue_from_numpy(
+                np.array(values[n], copy=True), self.device, 0
+            )
+            for n in (self._names if names is None else names)
         }
 
     def _bind(self) -> None:
@@ -224,6 +238,8 @@ class OrtStepper(Stepper):
             for o in self.reported:
                 io.bind_output(o, "cpu")
             src, dst = self._sets[cur], self._sets[1 - cur]
+            for n, v in self._fixed.items():
+                io.bind_ortvalue_input(n, v)
             for n in self._names:
                 io.bind_ortvalue_input(n, src[n])
                 io.bind_ortvalue_output(n + NEXT, dst[n])
@@ -241,11 +257,15 @@ class OrtStepper(Stepper):
         return report
 
     def values(self):
-        return {n: np.array(v.numpy()) for n, v in self._sets[self._cur].items()}
+        current = {**self._fixed, **self._sets[self._cur]}
+        return {n: np.array(v.numpy()) for n, v in current.items()}
 
     def load(self, values):
         merged = self.values()
-        merged.update({k: np.asarray(v, dtype=self._dtypes[k]) for k, v in values.items() if k in merged})
+        merged.update(
+            {k: np.asarray(v, dtype=self._dtypes[k]) for k, v in values.items() if k in merged}
+        )
+        self._fixed = self._alloc(merged, self._fixed_names)
         self._sets = [self._alloc(merged), self._alloc(merged)]
         self._cur = 0
         self._bind()

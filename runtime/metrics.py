@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+
 from nnc.runtime.checkpoint import atomic_write_bytes
 
 

@@ -28,7 +28,12 @@ def load_dataset(spec: Spec, net: Network) -> Dataset:
         raise RunError(f"{spec.filename}: the spec has no data: section to train on")
     from nnc.compiler.spec.model import thaw
 
-    return load_data(thaw(spec.data), input_shape=spec.input_shape, target=target_spec(net), base_dir=Path(spec.base_dir))
+    return load_data(
+        thaw(spec.data),
+        input_shape=spec.input_shape,
+        target=target_spec(net),
+        base_dir=Path(spec.base_dir),
+    )
 
 
 @dataclass
@@ -45,7 +50,9 @@ def compile_training(spec: Spec, net: Network, n_train: int, dtype=np.float32) -
     return Compiled(net, training_graphs(net, dtype, steps), steps, batch)
 
 
-def export_model(net: Network, values: dict[str, np.ndarray], data: Dataset | None, opset: int | None = None):
+def export_model(
+    net: Network, values: dict[str, np.ndarray], data: Dataset | None, opset: int | None = None
+):
     pre = None
     names = None
     if data is not None:

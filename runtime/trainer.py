@@ -16,7 +16,11 @@ import onnx
 
 from nnc.compiler.network import Network
 from nnc.compiler.spec.model import Spec, thaw
-from nnc.runtime.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
+from nnc.runtime.checkpoint import (
+    atomic_write_bytes,
+    load_checkpoint,
+    save_checkpoint,
+)
 from nnc.runtime.data import Dataset, Split
 from nnc.runtime.engines import Engine, Stepper
 from nnc.runtime.session import Compiled, RunError, compile_training, export_model
@@ -59,7 +63,9 @@ def _batches(n: int, size: int):
 
 
 class Trainer:
-    def __init__(self, spec: Spec, net: Network, data: Dataset, engine: Engine, run_dir: Path, log=print):
+    def __init__(
+        self, spec: Spec, net: Network, data: Dataset, engine: Engine, run_dir: Path, log=print
+    ):
         self.spec, self.net, self.data, self.engine = spec, net, data, engine
         self.run_dir = Path(run_dir)
         self.log = log
@@ -83,18 +89,31 @@ class Trainer:
             atomic_write_bytes(gdir / f"{kind}.onnx", model.SerializeToString())
             manifest["graphs"][kind] = describe(model)
         manifest["carried"] = {
-            "train_step": {f"{n}.next": n for n in [p.name for p in self.net.params] + self.state_names
-                           if f"{n}.next" in {o.name for o in self.compiled.graphs.train_step.graph.output}}
+            "train_step": {
+                f"{n}.next": n
+                for n in [p.name for p in self.net.params] + self.state_names
+                if f"{n}.next" in {o.name for o in self.compiled.graphs.train_step.graph.output}
+            }
         }
-        manifest["random_inputs"] = {k: {"per_sample_shape": v, "distribution": "uniform[0,1) per step"}
-                                     for k, v in self.random_inputs.items()}
+        manifest["random_inputs"] = {
+            k: {"per_sample_shape": v, "distribution": "uniform[0,1) per step"}
+            for k, v in self.random_inputs.items()
+        }
         manifest["parameters"] = [
-            {"name": p.name, "shape": list(p.shape), "trainable": p.trainable, "state": p.state, "role": p.role}
+            {
+                "name": p.name,
+                "shape": list(p.shape),
+                "trainable": p.trainable,
+                "state": p.state,
+                "role": p.role,
+            }
             for p in self.net.params
         ]
         manifest["steps_per_epoch"] = self.compiled.steps_per_epoch
         manifest["batch_size"] = self.compiled.batch_size
-        atomic_write_bytes(self.run_dir / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
+        atomic_write_bytes(
+            self.run_dir / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode()
+        )
 
     # -- evaluation ------------------------------------------------------------------------------
     def evaluate(self, split: Split, values: dict[str, np.ndarray]) -> dict[str, float]:
@@ -115,8 +134,6 @@ class Trainer:
         spec, data = self.spec, self.data
         epochs = int(spec.train["epochs"])
         carried = dict(values)
-        for p in self.net.trainable():
-            pass
         for s in self.state_names:
             carried.setdefault(s, np.zeros_like(values[s.rsplit(".", 1)[0]]))
         stepper: Stepper = self.engine.stepper(self.compiled.graphs.train_step, carried)
@@ -125,13 +142,31 @@ class Trainer:
         bsz = self.compiled.batch_size
         batches = _batches(n, bsz)
         state = {
-            "epoch": 0, "batch": 0, "step": 0, "history": [], "best": None, "best_epoch": None, "wait": 0,
-            "sums": {}, "count": 0, "perm": None,
+            "epoch": 0,
+            "batch": 0,
+            "step": 0,
+            "history": [],
+            "best": None,
+            "best_epoch": None,
+            "wait": 0,
+            "sums": {},
+            "count": 0,
+            "perm": None,
         }
         if resume is not None:
             tensors, meta = resume["tensors"], resume["meta"]
             stepper.load(tensors)
-            for k in ("epoch", "batch", "step", "history", "best", "best_epoch", "wait", "sums", "count"):
+            for k in (
+                "epoch",
+                "batch",
+                "step",
+                "history",
+                "best",
+                "best_epoch",
+                "wait",
+                "sums",
+                "count",
+            ):
                 state[k] = meta[k]
             rng.bit_generator.state = meta["rng"]
             state["perm"] = tensors.get("__perm__")
@@ -154,8 +189,12 @@ class Trainer:
                     self._safe = (dict(state, sums=dict(state["sums"])), rng.bit_generator.state)
                     a, b = batches[state["batch"]]
                     idx = perm[a:b]
-                    feeds = {"x": data.train.x[idx], "y": data.train.y[idx],
-                             "step": np.array(state["step"], np.int64), "lr": self.lr}
+                    feeds = {
+                        "x": data.train.x[idx],
+                        "y": data.train.y[idx],
+                        "step": np.array(state["step"], np.int64),
+                        "lr": self.lr,
+                    }
                     for name, shape in self.random_inputs.items():
                         feeds[name] = rng.random((b - a, *shape), dtype=np.float32)
                     out = stepper.step(feeds)
@@ -163,12 +202,18 @@ class Trainer:
                         raise NanGuardStop(self._diagnose_nan(stepper, feeds, out, state))
                     for k, v in out.items():
                         if k in ("loss",) or k.startswith("metric."):
-                            state["sums"][_short(k)] = state["sums"].get(_short(k), 0.0) + v * (b - a)
+                            state["sums"][_short(k)] = state["sums"].get(_short(k), 0.0) + v * (
+                                b - a
+                            )
                     state["count"] += b - a
                     state["step"] += 1
                     state["batch"] += 1
                     progress.step(state["batch"], state["sums"].get("loss", 0.0) / state["count"])
-                    if validate_every and state["step"] % validate_every == 0 and data.validation is not None:
+                    if (
+                        validate_every
+                        and state["step"] % validate_every == 0
+                        and data.validation is not None
+                    ):
                         row = self._row(state, stepper, out, partial=True)
                         state["history"].append(row)
                         self._append_csv(row)
@@ -182,9 +227,14 @@ class Trainer:
                 if monitor is not None:
                     val = row.get(monitor)
                     if val is None:
-                        raise RunError(f"early_stopping.monitor: no metric {monitor!r}; have {', '.join(k for k in row if k not in ('epoch', 'step', 'time'))}")
+                        have = ", ".join(k for k in row if k not in ("epoch", "step", "time"))
+                        raise RunError(
+                            f"early_stopping.monitor: no metric {monitor!r}; have {have}"
+                        )
                     better = state["best"] is None or (
-                        val < state["best"] - es["min_delta"] if mode == "min" else val > state["best"] + es["min_delta"]
+                        val < state["best"] - es["min_delta"]
+                        if mode == "min"
+                        else val > state["best"] + es["min_delta"]
                     )
                     if better:
                         state["best"], state["best_epoch"], state["wait"] = val, state["epoch"], 0
@@ -197,8 +247,10 @@ class Trainer:
                     self._save("last", stepper, state, rng)
                 if stop:
                     status = "early_stopped"
-                    message = (f"early stopping: {monitor} has not improved for {es['patience']} epochs; "
-                               f"best {state['best']:.6g} at epoch {state['best_epoch']}")
+                    message = (
+                        f"early stopping: {monitor} has not improved for {es['patience']} epochs; "
+                        f"best {state['best']:.6g} at epoch {state['best_epoch']}"
+                    )
                     break
         except KeyboardInterrupt:
             progress.close()
@@ -206,20 +258,46 @@ class Trainer:
             rng.bit_generator.state = rng_state
             self._save_best()
             path = self._save("interrupted", stepper, safe_state, rng)
-            msg = f"interrupted at step {safe_state['step']}; state saved to {path}; resume with: nnc train --resume {self.run_dir}"
-            return TrainResult(self.run_dir, "interrupted", safe_state["epoch"], safe_state["step"],
-                               state["history"], exit_code=EXIT_INTERRUPTED, message=msg)
+            msg = (
+                f"interrupted at step {safe_state['step']}; state saved to {path}; "
+                f"resume with: nnc train --resume {self.run_dir}"
+            )
+            return TrainResult(
+                self.run_dir,
+                "interrupted",
+                safe_state["epoch"],
+                safe_state["step"],
+                state["history"],
+                exit_code=EXIT_INTERRUPTED,
+                message=msg,
+            )
         except NanGuardStop as e:
             progress.close()
-            return TrainResult(self.run_dir, "nan", state["epoch"], state["step"], state["history"],
-                               exit_code=EXIT_NAN, message=str(e))
+            return TrainResult(
+                self.run_dir,
+                "nan",
+                state["epoch"],
+                state["step"],
+                state["history"],
+                exit_code=EXIT_NAN,
+                message=str(e),
+            )
         progress.close()
         final = stepper.values()
-        if es and es["restore_best"] and state["best_epoch"] is not None and state["best_epoch"] != state["epoch"]:
+        if (
+            es
+            and es["restore_best"]
+            and state["best_epoch"] is not None
+            and state["best_epoch"] != state["epoch"]
+        ):
             best, _ = load_checkpoint(self.ckpt_dir / "best.ckpt")
             final.update({k: v for k, v in best.items() if k in final})
-            message += ("; " if message else "") + f"restored the parameters of epoch {state['best_epoch']}"
-        result = TrainResult(self.run_dir, status, state["epoch"], state["step"], state["history"], message=message)
+            message += (
+                "; " if message else ""
+            ) + f"restored the parameters of epoch {state['best_epoch']}"
+        result = TrainResult(
+            self.run_dir, status, state["epoch"], state["step"], state["history"], message=message
+        )
         self._finish(final, result, time.perf_counter() - t_start)
         return result
 
@@ -235,7 +313,12 @@ class Trainer:
         if self._best is None:
             return
         values, state, rng_state = self._best
-        meta = {"kind": "best", "spec_hash": self.spec.hash, "epoch": state["epoch"], "step": state["step"]}
+        meta = {
+            "kind": "best",
+            "spec_hash": self.spec.hash,
+            "epoch": state["epoch"],
+            "step": state["step"],
+        }
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         save_checkpoint(self.ckpt_dir / "best.ckpt", values, meta)
         self._best = None
@@ -245,7 +328,9 @@ class Trainer:
             return None, None
         monitor = es["monitor"]
         if monitor.startswith("val_") and self.data.validation is None:
-            self.log(f"note: no validation data; early stopping monitors {monitor[4:]} instead of {monitor}")
+            self.log(
+                f"note: no validation data; early stopping monitors {monitor[4:]}, not {monitor}"
+            )
             monitor = monitor[4:]
         mode = es["mode"]
         if mode == "auto":
@@ -269,19 +354,45 @@ class Trainer:
             cols = ["epoch", "step", "loss", *[f"{k}" for k in self._metric_names()], "lr"]
             if self.data.validation is not None:
                 cols += ["val_loss", *[f"val_{k}" for k in self._metric_names()]]
-            self._csv = MetricsLog(self.run_dir / "metrics.csv", cols, resume=(self.run_dir / "metrics.csv").exists())
+            self._csv = MetricsLog(
+                self.run_dir / "metrics.csv", cols, resume=(self.run_dir / "metrics.csv").exists()
+            )
         self._csv.append(row)
 
     def _metric_names(self) -> list[str]:
-        return [o.name[len("metric."):] for o in self.compiled.graphs.eval.graph.output if o.name.startswith("metric.")]
+        return [
+            o.name[len("metric.") :]
+            for o in self.compiled.graphs.eval.graph.output
+            if o.name.startswith("metric.")
+        ]
 
     def _save(self, kind: str, stepper: Stepper, state: dict, rng) -> Path:
         tensors = stepper.values()
         if state.get("perm") is not None and state["batch"] > 0:
             tensors["__perm__"] = np.asarray(state["perm"])
-        meta = {k: state[k] for k in ("epoch", "batch", "step", "history", "best", "best_epoch", "wait", "sums", "count")}
-        meta.update({"kind": kind, "spec_hash": self.spec.hash, "rng": rng.bit_generator.state,
-                     "spec": thaw(self.spec.document), "time": time.time()})
+        meta = {
+            k: state[k]
+            for k in (
+                "epoch",
+                "batch",
+                "step",
+                "history",
+                "best",
+                "best_epoch",
+                "wait",
+                "sums",
+                "count",
+            )
+        }
+        meta.update(
+            {
+                "kind": kind,
+                "spec_hash": self.spec.hash,
+                "rng": rng.bit_generator.state,
+                "spec": thaw(self.spec.document),
+                "time": time.time(),
+            }
+        )
         if state["batch"] == 0:
             meta["perm"] = None
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -298,15 +409,27 @@ class Trainer:
         if first:
             msg += f"; the first non-finite tensor is {first}"
         last = self.ckpt_dir / "last.ckpt"
-        msg += f"; the last good checkpoint is {last}" if last.exists() else "; no checkpoint was written before it"
+        msg += (
+            f"; the last good checkpoint is {last}"
+            if last.exists()
+            else "; no checkpoint was written before it"
+        )
         return msg
 
     def _finish(self, final: dict, result: TrainResult, seconds: float) -> None:
         from nnc.runtime.metrics import plot_curves
 
-        save_checkpoint(self.ckpt_dir / "final.ckpt", final, {"kind": "final", "spec_hash": self.spec.hash,
-                                                                "spec": thaw(self.spec.document),
-                                                                "epoch": result.epochs, "step": result.steps})
+        save_checkpoint(
+            self.ckpt_dir / "final.ckpt",
+            final,
+            {
+                "kind": "final",
+                "spec_hash": self.spec.hash,
+                "spec": thaw(self.spec.document),
+                "epoch": result.epochs,
+                "step": result.steps,
+            },
+        )
         if self.data.test is not None:
             result.test = self.evaluate(self.data.test, final)
         model = export_model(self.net, final, self.data)
@@ -316,14 +439,23 @@ class Trainer:
             plot_curves([r for r in result.history], self.run_dir / "curves.png")
         except Exception as e:  # noqa: BLE001 - curves are a convenience; never lose the run for them
             self.log(f"warning: could not draw curves.png: {e}")
-        summary = {"status": result.status, "epochs": result.epochs, "steps": result.steps,
-                   "seconds": round(seconds, 3), "final": result.history[-1] if result.history else None,
-                   "test": result.test, "engine": self.engine.describe(), "message": result.message}
-        atomic_write_bytes(self.run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+        summary = {
+            "status": result.status,
+            "epochs": result.epochs,
+            "steps": result.steps,
+            "seconds": round(seconds, 3),
+            "final": result.history[-1] if result.history else None,
+            "test": result.test,
+            "engine": self.engine.describe(),
+            "message": result.message,
+        }
+        atomic_write_bytes(
+            self.run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode()
+        )
 
 
 def _short(name: str) -> str:
-    return name[len("metric."):] if name.startswith("metric.") else name
+    return name[len("metric.") :] if name.startswith("metric.") else name
 
 
 def _first_nonfinite(model: onnx.ModelProto, feeds: dict) -> str | None:
@@ -348,7 +480,9 @@ def _first_nonfinite(model: onnx.ModelProto, feeds: dict) -> str | None:
         if v is not None and np.asarray(v).dtype.kind == "f" and not np.all(np.isfinite(v)):
             return f"the input {name!r}"
     try:
-        Interpreter(model).run(None, {k: v for k, v in feeds.items() if k in names}, observer=observe)
+        Interpreter(model).run(
+            None, {k: v for k, v in feeds.items() if k in names}, observer=observe
+        )
     except Exception:  # noqa: BLE001 - a diagnosis must never hide the original stop
         pass
     return found[0] if found else None
@@ -367,8 +501,14 @@ class _Progress:
         if self.tty:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=self.steps, initial=done, desc=f"epoch {epoch}/{self.epochs}", leave=False,
-                            file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=self.steps,
+                initial=done,
+                desc=f"epoch {epoch}/{self.epochs}",
+                leave=False,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
 
     def step(self, done: int, loss: float) -> None:
         if self.bar is not None:
@@ -379,7 +519,11 @@ class _Progress:
     def end_epoch(self, row: dict) -> None:
         self.close()
         parts = [f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "step", "lr")]
-        if self.epochs <= 50 or row["epoch"] % max(1, self.epochs // 20) == 0 or row["epoch"] == self.epochs:
+        if (
+            self.epochs <= 50
+            or row["epoch"] % max(1, self.epochs // 20) == 0
+            or row["epoch"] == self.epochs
+        ):
             self.log(f"epoch {row['epoch']}/{self.epochs}  step {row['step']}  " + "  ".join(parts))
 
     def close(self) -> None:

@@ -38,7 +38,8 @@ def _values(value, shape: PerSample, what: str, field: str) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (ValueError, TypeError):
-        raise ShapeError(f"{what} must be a (nested) list of numbers of shape {list(shape)}", field)
+        msg = f"{what} must be a (nested) list of numbers of shape {list(shape)}"
+        raise ShapeError(msg, field) from None
     if arr.shape != tuple(shape):
         raise ShapeError(
             f"{what} has shape {list(arr.shape)} but this layer needs {list(shape)}", field

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One problem in a spec: where it is (file, 1-based line/column, field path) and what is wrong."""
+    """One problem in a spec: where (file, 1-based line/column, field path) and what is wrong."""
 
     file: str
     line: int | None

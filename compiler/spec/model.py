@@ -218,7 +218,8 @@ def _cross_checks(spec: Spec) -> None:
             diags.append(
                 spec.error(
                     ("layers", ls.index, "inputs" if ls.inputs else "type"),
-                    f"a {ls.type} layer takes {want} input(s), got {n_in}; name them with inputs: [...]",
+                    f"a {ls.type} layer takes {want} input(s), got {n_in}; "
+                    "name them with inputs: [...]",
                 )
             )
     init_from = spec.train.get("init_from")

@@ -1,0 +1,356 @@
+"""nnc train end to end: convergence, engines agreeing step by step, resume, Ctrl-C, the NaN guard,
+failed writes, export."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from conftest import SPECS
+from onnx.reference import ReferenceEvaluator
+
+from nnc.compiler.graphs import training_graphs
+from nnc.compiler.network import Network
+from nnc.compiler.spec.model import load_spec
+from nnc.runtime.checkpoint import load_checkpoint
+from nnc.runtime.cli import main
+from nnc.runtime.interpreter import Interpreter
+from nnc.runtime.session import load_dataset
+
+TRAINABLE = ["xor.yaml", "breast-cancer-logreg.yaml", "iris-mlp.yaml", "digits-mlp.yaml"]
+TRUTH = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+
+
+def train(tmp_path, spec, *extra, name="run"):
+    run = tmp_path / name
+    code = main(["train", str(spec), "--run-dir", str(run), "--device", "cpu", *map(str, extra)])
+    return code, run
+
+
+def final(run: Path) -> dict:
+    return load_checkpoint(run / "checkpoints" / "final.ckpt")[0]
+
+
+def summary(run: Path) -> dict:
+    import json
+
+    return json.loads((run / "summary.json").read_text())
+
+
+# -- the three engines agree on the train step -------------------------------------------------
+def _trajectory(run_fn, graphs, net, batches, steps=20):
+    vals = net.initial_values(0)
+    carried = {**vals, **{s: np.zeros_like(vals[s.rsplit(".", 1)[0]]) for s in graphs.state_names}}
+    outs = [o.name for o in graphs.train_step.graph.output]
+    rng = np.random.default_rng(0)
+    losses = []
+    for step in range(steps):
+        x, y = batches[step % len(batches)]
+        feeds = {"x": x, "y": y, "step": np.array(step, np.int64), "lr": np.array(0.01, np.float32)}
+        for name, shape in graphs.random_inputs.items():
+            feeds[name] = rng.random((len(x), *shape), dtype=np.float32)
+        res = dict(zip(outs, run_fn(outs, {**feeds, **carried})))
+        losses.append(float(res["loss"]))
+        carried = {k[: -len(".next")]: v for k, v in res.items() if k.endswith(".next")}
+    return np.array(losses)
+
+
+@pytest.mark.parametrize("name", TRAINABLE)
+def test_train_step_trajectory_agrees_on_three_engines(name):
+    spec = load_spec(SPECS / name)
+    net = Network(spec)
+    data = load_dataset(spec, net)
+    graphs = training_graphs(net)
+    bs = min(int(spec.train["batch_size"]), len(data.train))
+    batches = [
+        (data.train.x[i : i + bs], data.train.y[i : i + bs])
+        for i in range(0, len(data.train) - bs + 1, bs)
+    ]
+    model = graphs.train_step
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    ours = _trajectory(Interpreter(model).run, graphs, net, batches)
+    theirs = _trajectory(sess.run, graphs, net, batches)
+    reference = _trajectory(ReferenceEvaluator(model).run, graphs, net, batches)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(reference, theirs, rtol=1e-4, atol=1e-6)
+    assert ours[-1] < ours[0]  # and the steps do train
+
+
+# -- convergence --------------------------------------------------------------------------------
+@pytest.mark.parametrize("engine", ["ort", "numpy"])
+def test_xor_learns_its_truth_table(tmp_path, engine):
+    code, run = train(tmp_path, SPECS / "xor.yaml", "--engine", engine)
+    assert code == 0
+    assert summary(run)["final"]["loss"] < 0.01
+    sess = ort.InferenceSession(str(run / "model.onnx"), providers=["CPUExecutionProvider"])
+    y = sess.run(["y"], {"x": TRUTH})[0].ravel()
+    assert (y > 0.5).astype(int).tolist() == [0, 1, 1, 0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, target",
+    [("breast-cancer-logreg.yaml", 0.95), ("iris-mlp.yaml", 0.93), ("digits-mlp.yaml", 0.96)],
+)
+def test_specs_reach_their_accuracy(tmp_path, name, target):
+    code, run = train(tmp_path, SPECS / name)
+    assert code == 0
+    acc = summary(run)["test"]["accuracy"]
+    assert acc >= target, f"{name}: test accuracy {acc:.4f} < {target}"
+
+
+# -- run directories ----------------------------------------------------------------------------
+def test_reruns_never_overwrite(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert main(["train", str(SPECS / "xor.yaml"), "--epochs", "5", "--device", "cpu"]) == 0
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["xor-1", "xor-2"]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("x")
+    assert main(["train", str(SPECS / "xor.yaml"), "--run-dir", "mine"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (tmp_path / "mine" / "keep.txt").read_text() == "x"
+
+
+def test_run_directory_contents(tmp_path):
+    code, run = train(tmp_path, SPECS / "iris-mlp.yaml", "--epochs", "3")
+    assert code == 0
+    for f in [
+        "spec.yaml",
+        "manifest.json",
+        "metrics.csv",
+        "curves.png",
+        "model.onnx",
+        "summary.json",
+        "graphs/train_step.onnx",
+        "graphs/gradient.onnx",
+        "graphs/eval.onnx",
+        "checkpoints/final.ckpt",
+    ]:
+        assert (run / f).exists(), f
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,step,loss,accuracy") and len(rows) == 4
+    import json
+
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["carried"]["train_step"]["dense_0.weight.next"] == "dense_0.weight"
+
+
+# -- resume, Ctrl-C -----------------------------------------------------------------------------
+def test_resume_after_fewer_epochs_is_bit_identical(tmp_path):
+    spec = SPECS / "digits-mlp.yaml"  # dropout, Adam, shuffling: every kind of carried state
+    code, full = train(tmp_path, spec, "--epochs", "4", name="full")
+    assert code == 0
+    code, part = train(tmp_path, spec, "--epochs", "2", name="part")
+    assert code == 0
+    assert main(["train", "--resume", str(part), "--epochs", "4", "--device", "cpu"]) == 0
+    a, b = final(full), final(part)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+    assert (part / "metrics.csv").read_text() == (full / "metrics.csv").read_text()
+
+
+def test_interrupt_mid_epoch_then_resume_is_bit_identical(tmp_path, monkeypatch):
+    from nnc.runtime import engines
+
+    spec = SPECS / "digits-mlp.yaml"
+    code, full = train(tmp_path, spec, "--epochs", "3", name="full")
+    assert code == 0
+    real_step = engines.OrtStepper.step
+    calls = {"n": 0}
+
+    def interrupting(self, feeds):
+        calls["n"] += 1
+        if calls["n"] == 57:  # in the middle of the second epoch
+            raise KeyboardInterrupt
+        return real_step(self, feeds)
+
+    monkeypatch.setattr(engines.OrtStepper, "step", interrupting)
+    code, part = train(tmp_path, spec, "--epochs", "3", name="part")
+    assert code == 130
+    _, meta = load_checkpoint(part / "checkpoints" / "interrupted.ckpt")
+    assert meta["step"] == 56 and meta["batch"] > 0
+    monkeypatch.setattr(engines.OrtStepper, "step", real_step)
+    assert main(["train", "--resume", str(part), "--device", "cpu"]) == 0
+    a, b = final(full), final(part)
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+
+
+def test_ctrl_c_writes_an_interrupted_checkpoint_and_exits_130(tmp_path):
+    run = tmp_path / "run"
+    env = {**os.environ, "NNC_NO_PROGRESS": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nnc.runtime.cli",
+            "train",
+            str(SPECS / "digits-mlp.yaml"),
+            "--epochs",
+            "1000",
+            "--run-dir",
+            str(run),
+            "--device",
+            "cpu",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not (run / "metrics.csv").exists():
+        time.sleep(0.1)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()
+    assert (run / "checkpoints" / "interrupted.ckpt").exists()
+    assert b"nnc train --resume" in err
+    _, meta = load_checkpoint(run / "checkpoints" / "interrupted.ckpt")
+    assert meta["kind"] == "interrupted" and meta["step"] > 0
+
+
+def test_resume_with_a_changed_spec_is_refused(tmp_path, capsys):
+    code, run = train(tmp_path, SPECS / "xor.yaml", "--epochs", "3")
+    assert code == 0
+    changed = tmp_path / "changed.yaml"
+    changed.write_text((SPECS / "xor.yaml").read_text().replace("lr: 2.0", "lr: 0.5"))
+    capsys.readouterr()
+    assert main(["train", str(changed), "--resume", str(run)]) == 1
+    err = capsys.readouterr().err
+    assert "optimizer.lr: 2.0 -> 0.5" in err
+
+
+# -- the NaN guard and failed writes --------------------------------------------------------------
+def test_nan_guard_stops_and_names_the_tensor(tmp_path, capsys):
+    spec = tmp_path / "blowup.yaml"
+    spec.write_text(
+        (SPECS / "iris-mlp.yaml")
+        .read_text()
+        .replace("lr: 0.01", "lr: 1.0e+30")
+        .replace("epochs: 100", "epochs: 50, checkpoint_every: 1")
+    )
+    code, run = train(tmp_path, spec)
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "NaN guard: non-finite" in err and "at step" in err
+    assert "the first non-finite tensor is" in err
+    assert not (run / "model.onnx").exists()
+
+
+def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch, capsys):
+    from nnc.runtime import checkpoint
+
+    spec = tmp_path / "xor.yaml"
+    spec.write_text(
+        (SPECS / "xor.yaml").read_text().replace("seed: 0}", "seed: 0, checkpoint_every: 2}")
+    )
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def failing_replace(src, dst):
+        if str(dst).endswith("last.ckpt"):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(src, dst)
+
+    run = tmp_path / "run"
+    original = {}
+
+    real_save = checkpoint.save_checkpoint
+
+    def spying_save(path, tensors, meta):
+        real_save(path, tensors, meta)
+        if Path(path).name == "last.ckpt" and calls["n"] == 2:
+            original.update(load_checkpoint(path)[0])
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    monkeypatch.setattr("nnc.runtime.trainer.save_checkpoint", spying_save)
+    code = main(["train", str(spec), "--run-dir", str(run), "--epochs", "10", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "No space left on device" in err and "last.ckpt" in err
+    kept, meta = load_checkpoint(run / "checkpoints" / "last.ckpt")
+    assert meta["epoch"] == 4
+    for k, v in original.items():
+        assert np.array_equal(kept[k], v)
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+
+
+# -- export and predict ---------------------------------------------------------------------------
+def test_export_is_served_by_plain_onnxruntime_with_preprocessing_baked(tmp_path, capsys):
+    code, run = train(tmp_path, SPECS / "breast-cancer-logreg.yaml", "--epochs", "30")
+    assert code == 0
+    out = tmp_path / "exported.onnx"
+    assert main(["export", str(run), "-o", str(out)]) == 0
+    from sklearn.datasets import load_breast_cancer
+
+    raw = load_breast_cancer()
+    x = raw.data.astype(np.float32)
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    label = sess.run(["label"], {"x": x})[0].ravel()
+    assert (label == raw.target).mean() > 0.95  # raw features in: standardization is in the model
+    np.save(tmp_path / "x.npy", x[:20])
+    assert (
+        main(
+            ["predict", str(run), "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "p.npy")]
+        )
+        == 0
+    )
+    np.testing.assert_allclose(
+        np.load(tmp_path / "p.npy"), sess.run(["y"], {"x": x[:20]})[0], rtol=1e-6
+    )
+    meta = {p.key: p.value for p in __import__("onnx").load(str(out)).metadata_props}
+    assert meta["class_names"] == '["malignant", "benign"]' and meta["preprocess"] == "baked"
+
+
+def test_export_to_another_opset(tmp_path, capsys):
+    code, run = train(tmp_path, SPECS / "xor.yaml", "--epochs", "5")
+    assert main(["export", str(run), "-o", str(tmp_path / "m.onnx"), "--opset", "17"]) == 0
+    import onnx
+
+    assert onnx.load(str(tmp_path / "m.onnx")).opset_import[0].version == 17
+
+
+@pytest.mark.parametrize(
+    "name", [p.name for p in sorted(SPECS.glob("*.yaml"))] + ["../examples/residual-mlp.yaml"]
+)
+def test_gradcheck_passes_on_every_spec(name, capsys):
+    net = Network(load_spec(SPECS / name))
+    if np.prod(net.spec.input_shape) > 100_000:
+        pytest.skip("AlexNet-sized: the CNN tests gradcheck small versions of its layers")
+    assert main(["gradcheck", str(SPECS / name), "--entries", "6"]) == 0, capsys.readouterr().out
+
+
+def test_gradcheck_fails_on_a_wrong_rule(monkeypatch, capsys):
+    from nnc.compiler.autodiff import core, rules
+
+    broken = core.Rule(lambda g, node, dys: [g.b.op("Mul", [dys[0], g.b.scalar(1.01)])], (), ())
+    monkeypatch.setitem(core.GRAD_RULES, "Sigmoid", broken)
+    assert main(["gradcheck", str(SPECS / "xor.yaml")]) == 3
+    assert "FAIL" in capsys.readouterr().out
+    del rules
+
+
+def test_cuda_request_without_gpu_is_one_clear_line(tmp_path, capsys):
+    from nnc.runtime.engines import cuda_status
+
+    if cuda_status()[0]:
+        pytest.skip("a GPU is present")
+    assert (
+        main(
+            ["train", str(SPECS / "xor.yaml"), "--run-dir", str(tmp_path / "r"), "--device", "cuda"]
+        )
+        == 1
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --device cuda:")
