@@ -32,6 +32,7 @@ class GraphBuilder:
         self._counts: dict[str, int] = {}
         self._consts: dict[tuple, str] = {}
         self._taken: set[str] = set()
+        self._renamed: dict[str, str] = {}
 
     # -- names ---------------------------------------------------------------------------------
     @contextmanager
@@ -67,9 +68,8 @@ class GraphBuilder:
             single = len(names) == 1
         self._taken.update(n for n in names if n)
         attrs = {k: v for k, v in attrs.items() if v is not None}
-        node = helper.make_node(
-            op_type, list(inputs), names, name=node_name, domain=DOMAIN, **attrs
-        )
+        inputs = [self._renamed.get(i, i) for i in inputs]
+        node = helper.make_node(op_type, inputs, names, name=node_name, domain=DOMAIN, **attrs)
         self.nodes.append(node)
         return names[0] if single else names
 
@@ -117,8 +117,27 @@ class GraphBuilder:
         return name
 
     def rename(self, old: str, new: str) -> str:
-        """Route the value `old` to a graph-level name (an Identity keeps node names stable)."""
-        return self.op("Identity", [old], [new])
+        """Give the value `old` the graph-level name `new`: the producing node's output is renamed
+        in place (an Identity node costs a kernel launch per step), unless `old` is a graph input,
+        an initializer or already a graph output."""
+        old = self._renamed.get(old, old)  # renamed before: alias its new name
+        producer = next((n for n in reversed(self.nodes) if old in n.output), None)
+        outputs = {o.name for o in self.outputs}
+        if producer is None or old in outputs or new in self._taken:
+            return self.op("Identity", [old], [new])
+        self._renamed[old] = new
+        for n in self.nodes:
+            for i, name in enumerate(n.input):
+                if name == old:
+                    n.input[i] = new
+            for i, name in enumerate(n.output):
+                if name == old:
+                    n.output[i] = new
+        for key, name in list(self._consts.items()):
+            if name == old:
+                self._consts[key] = new
+        self._taken.add(new)
+        return new
 
     def model(self, doc: str = "", metadata: dict[str, str] | None = None) -> onnx.ModelProto:
         inits = [numpy_helper.from_array(v, k) for k, v in self.initializers.items()]

@@ -434,6 +434,19 @@ def cmd_gradcheck(args) -> int:
     return EXIT_OK if ok else EXIT_CHECK
 
 
+def cmd_bench(args) -> int:
+    from nnc.runtime.bench import bench, format_result
+    from nnc.runtime.engines import make_engine
+
+    spec, net = _load(args.spec)
+    if spec.loss is None:
+        _err(f"{args.spec}: the spec has no loss: there is no train step to time")
+        return EXIT_INVALID
+    result = bench(net, make_engine(args.engine, args.device), args.batch_size, args.repeats)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_result(result))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     from nnc.compiler import __version__
 
@@ -492,6 +505,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--opset", type=int)
     s.set_defaults(fn=cmd_export)
+    s = sub.add_parser("bench", help="time train steps and inference on synthetic data")
+    s.add_argument("spec")
+    s.add_argument("--batch-size", type=int, help="default: the spec's train.batch_size")
+    s.add_argument("--repeats", type=int, default=7, help="timed blocks (the median is reported)")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    engine_opts(s)
+    s.set_defaults(fn=cmd_bench)
     s = sub.add_parser("gradcheck", help="check the gradient graph against finite differences")
     s.add_argument("spec")
     s.add_argument("--samples", type=int, default=4)

@@ -1,4 +1,4 @@
-"""Convolution, pooling and normalisation layers for channels-first images ([C, H, W] per sample)."""
+"""Convolution, pooling and normalisation layers for channels-first [C, H, W] images."""
 
 from __future__ import annotations
 
