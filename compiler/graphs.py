@@ -193,13 +193,11 @@ def _training_graph(net: Network, dtype, kind: str, steps_per_epoch: int):
     lr_in = b.add_input("lr", [])
     state_names: list[str] = []
     with b.scope("optimizer"):
-        t0 = b.op("Cast", [step], to=elem_type(dtype))
-        t1 = b.op("Add", [t0, b.scalar(1.0)])
-        lr = schedule_lr(b, lr_in, t0, thaw(opt.get("schedule")), steps_per_epoch)
-        sq = [
-            b.op("ReduceSum", [b.op("Mul", [grads[p.name], grads[p.name]])], keepdims=0)
-            for p in trainable
-        ]
+        schedule = thaw(opt.get("schedule"))
+        t0 = b.op("Cast", [step], to=elem_type(dtype)) if schedule or odef.needs_step else None
+        t1 = b.op("Add", [t0, b.scalar(1.0)]) if odef.needs_step else None
+        lr = schedule_lr(b, lr_in, t0, schedule, steps_per_epoch) if schedule else lr_in
+        sq = [b.op("ReduceSumSquare", [grads[p.name]], keepdims=0) for p in trainable]
         norm = b.op("Sqrt", [sq[0] if len(sq) == 1 else b.op("Sum", sq)]) if sq else b.scalar(0.0)
         scale = None
         if opt.get("clip_norm"):
@@ -209,6 +207,7 @@ def _training_graph(net: Network, dtype, kind: str, steps_per_epoch: int):
         hyper = {k: v for k, v in opt.items() if k not in ("type", "lr", "clip_norm", "schedule")}
         if opt["type"] != "adamw":
             hyper.pop("weight_decay", None)
+        state_kinds = odef.state_for(hyper)
         for p in trainable:
             with b.scope(p.name):
                 g = grads[p.name]
@@ -217,7 +216,7 @@ def _training_graph(net: Network, dtype, kind: str, steps_per_epoch: int):
                 if wd and opt["type"] != "adamw":
                     g = b.op("Add", [g, b.op("Mul", [p.name, b.scalar(wd)])])
                 state = {}
-                for s in odef.state:
+                for s in state_kinds:
                     sname = f"{p.name}.{s}"
                     state[s] = b.add_input(sname, list(p.shape))
                     state_names.append(sname)
@@ -226,7 +225,7 @@ def _training_graph(net: Network, dtype, kind: str, steps_per_epoch: int):
                     new_p = _max_norm(b, p, new_p, float(spec.regularization["max_norm"]))
             b.rename(new_p, p.name + NEXT)
             b.add_output(p.name + NEXT, list(p.shape))
-            for s in odef.state:
+            for s in state_kinds:
                 sname = f"{p.name}.{s}"
                 b.rename(new_state.get(s, sname), sname + NEXT)
                 b.add_output(sname + NEXT, list(p.shape))
@@ -236,8 +235,9 @@ def _training_graph(net: Network, dtype, kind: str, steps_per_epoch: int):
         b.add_output(sname + NEXT, shapes[sname])  # the checker wants a shape on every output
     b.rename(norm, "grad_norm")
     b.add_output("grad_norm", [])
-    b.rename(lr, "lr_used")
-    b.add_output("lr_used", [])
+    if schedule:  # without one the rate is the `lr` input itself
+        b.rename(lr, "lr_used")
+        b.add_output("lr_used", [])
     return b.model(doc=f"nnc train-step graph of {spec.name}"), random_inputs, state_names
 
 

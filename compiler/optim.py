@@ -19,6 +19,13 @@ class OptimizerDef:
     # (b, p, g, state {short: tensor}, lr, t (1-based step as float), opts) -> (p', {short: s'})
     update: Callable[..., tuple[str, dict[str, str]]]
     options: Mapping[str, o.Option] = field(default_factory=dict)
+    needs_step: bool = False  # bias corrections read the step counter
+
+    def state_for(self, hyper: Mapping) -> tuple[str, ...]:
+        """The state this configuration keeps (plain SGD keeps none)."""
+        if self.name == "sgd" and not hyper.get("momentum"):
+            return ()
+        return self.state
 
 
 OPTIMIZERS: Registry[OptimizerDef] = Registry("optimizer")
@@ -142,6 +149,7 @@ OPTIMIZERS.add(
         ("m", "v"),
         _adam,
         {**_COMMON, "lr": o.number("learning rate", 0.001, exclusive_minimum=0), **_BETAS},
+        needs_step=True,
     ),
 )
 OPTIMIZERS.add(
@@ -157,6 +165,7 @@ OPTIMIZERS.add(
             **_BETAS,
             "weight_decay": o.number("decoupled weight decay", 0.01, minimum=0),
         },
+        needs_step=True,
     ),
 )
 

@@ -1,4 +1,4 @@
-"""`nnc bench`: train-step and inference throughput of a spec on synthetic data (like `caffe time`)."""
+"""`nnc bench`: train-step and inference throughput on synthetic data (like `caffe time`)."""
 
 from __future__ import annotations
 
@@ -135,7 +135,8 @@ def format_result(r: BenchResult) -> str:
             f"batch size:  {r.batch_size}",
             f"train step:  {r.train_ms_per_step:.4f} ms/step (min {r.train_ms_min:.4f}, max "
             f"{r.train_ms_max:.4f})  {r.train_samples_per_s:,.0f} samples/s",
-            f"inference:   {r.infer_ms_per_batch:.4f} ms/batch  {r.infer_samples_per_s:,.0f} samples/s",
+            f"inference:   {r.infer_ms_per_batch:.4f} ms/batch  "
+            f"{r.infer_samples_per_s:,.0f} samples/s",
             f"peak memory: {r.peak_rss_mib:,.0f} MiB (process RSS)",
         ]
     )

@@ -220,7 +220,9 @@ class OrtStepper(Stepper):
         self._sets = [self._alloc(carried), self._alloc(carried)]
         # scalar outputs land in fixed host buffers and scalar inputs (step, lr) are read from
         # fixed buffers, so a step allocates nothing for them (get_outputs() costs ~35 us)
-        elem = {i.name: i.type.tensor_type for i in list(model.graph.input) + list(model.graph.output)}
+        elem = {
+            i.name: i.type.tensor_type for i in list(model.graph.input) + list(model.graph.output)
+        }
         self._report_bufs = {
             o: np.zeros((), onnx.helper.tensor_dtype_to_np_dtype(elem[o].elem_type))
             for o in self.reported

@@ -79,6 +79,8 @@ class GradContext:
         if not axes:
             return grad
         b = self.b
+        if len(axes) == lead:  # only leading axes: one ReduceSum that drops them
+            return b.op("ReduceSum", [grad, b.ints(axes)], keepdims=0)
         out = b.op("ReduceSum", [grad, b.ints(axes)], keepdims=1)
         if lead:
             out = b.op("Squeeze", [out, b.ints(list(range(lead)))])

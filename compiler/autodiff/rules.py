@@ -72,6 +72,8 @@ def _sum(g, node, dys):
 def _mul(g, node, dys):
     a, c = node.input
     y, dy, b = node.output[0], dys[0], g.b
+    if a == c:  # a square: d(a*a) = 2 a da, one gradient instead of two summed
+        return [b.op("Mul", [b.op("Mul", [dy, a]), b.scalar(2.0)]), None]
     return [
         g.unbroadcast(b.op("Mul", [dy, c]), a, y) if g.needs(a) else None,
         g.unbroadcast(b.op("Mul", [dy, a]), c, y) if g.needs(c) else None,
@@ -201,11 +203,16 @@ def _reduce_mean(g, node, dys):
     b = g.b
     x, y = node.input[0], node.output[0]
     to = elem_type(b.dtype)
-    # 1 / (number of values averaged) = size(y) / size(x), exact also with a symbolic batch
-    scale = b.op(
-        "Div", [b.op("Cast", [b.op("Size", [y])], to=to), b.op("Cast", [b.op("Size", [x])], to=to)]
-    )
-    return [b.op("Mul", [_expand_reduced(g, node, dys[0]), scale]), None]
+    xs, ys = g.shape(x), g.shape(y)
+    if all(isinstance(d, int) for d in xs + ys):
+        scale = b.scalar(float(np.prod(ys)) / float(np.prod(xs)))
+    elif all(d == 1 for d in ys):  # a full reduction: 1 / size(x)
+        scale = b.op("Reciprocal", [b.op("Cast", [b.op("Size", [x])], to=to)])
+    else:  # 1 / (values averaged) = size(y) / size(x), exact also with a symbolic batch
+        sizes = [b.op("Cast", [b.op("Size", [v])], to=to) for v in (y, x)]
+        scale = b.op("Div", sizes)
+    # scale the (small) reduced gradient before expanding it back over x
+    return [_expand_reduced(g, node, b.op("Mul", [dys[0], scale])), None]
 
 
 def _expand_reduced(g: GradContext, node, dy: str) -> str:

@@ -1,17 +1,21 @@
 """Every spec in specs/ validates, compiles to checker-clean standard-op ONNX, and runs the same
 on onnxruntime and on the NumPy interpreter."""
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from conftest import ROOT, SPECS
 
 from nnc.compiler.graphs import inference_model, training_graphs
 from nnc.compiler.network import Network
 from nnc.compiler.opset import IR_VERSION, OPSET
 from nnc.compiler.spec.model import load_spec
 from nnc.runtime.interpreter import Interpreter
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = ROOT / "specs"
 
 ALL_SPECS = sorted(p.name for p in SPECS.glob("*.yaml")) + sorted(
     f"../examples/{p.name}" for p in (ROOT / "examples").glob("*.yaml")

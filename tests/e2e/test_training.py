@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import SPECS
 from onnx.reference import ReferenceEvaluator
 
 from nnc.compiler.graphs import training_graphs
@@ -22,6 +21,9 @@ from nnc.runtime.checkpoint import load_checkpoint
 from nnc.runtime.cli import main
 from nnc.runtime.interpreter import Interpreter
 from nnc.runtime.session import load_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = ROOT / "specs"
 
 TRAINABLE = ["xor.yaml", "breast-cancer-logreg.yaml", "iris-mlp.yaml", "digits-mlp.yaml"]
 TRUTH = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from nnc.runtime import checkpoint
 from nnc.runtime.checkpoint import (
     CheckpointError,

@@ -11,6 +11,7 @@ import jsonschema
 import numpy as np
 import pytest
 import yaml
+
 from nnc.compiler.spec.data_schema import BUILTIN_DATASETS, DATA_SCHEMA
 from nnc.runtime.data import (
     BUILTIN_NAMES,

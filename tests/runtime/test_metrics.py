@@ -6,6 +6,7 @@ import csv
 
 import numpy as np
 import pytest
+
 from nnc.runtime.metrics import (
     MetricsLog,
     accuracy,

@@ -1,0 +1,12 @@
+import numpy as np
+
+from nnc.runtime.interpreter.kernel import Kernel
+from nnc.runtime.interpreter.registry import register
+
+
+@register("Equal")
+class Equal(Kernel):
+    """a == b, with broadcasting."""
+
+    def run(self, a, b):
+        return (np.equal(a, b),)

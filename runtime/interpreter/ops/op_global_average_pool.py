@@ -1,0 +1,12 @@
+import numpy as np
+
+from nnc.runtime.interpreter.kernel import Kernel
+from nnc.runtime.interpreter.registry import register
+
+
+@register("GlobalAveragePool")
+class GlobalAveragePool(Kernel):
+    """Mean over all spatial axes (2 and up), kept as size-1 axes."""
+
+    def run(self, x):
+        return (np.mean(x, axis=tuple(range(2, x.ndim)), keepdims=True),)
