@@ -77,28 +77,12 @@ _act(
 
 def activation_ref(value) -> tuple[str, dict]:
     """`relu` or `{type: leaky_relu, alpha: 0.2}` -> (name, options with defaults)."""
-    if isinstance(value, str):
-        name, given = value, {}
-    else:
-        name, given = value["type"], {k: v for k, v in value.items() if k != "type"}
-    act = ACTIVATIONS[name]
-    return name, {**o.defaults(act.options), **given}
+    return o.component_ref(ACTIVATIONS, value)
 
 
 def activation_schema() -> dict:
-    """Schema of an `activation:` value: a name, or a mapping with `type` and its options."""
-    with_options = [n for n, a in ACTIVATIONS.items() if a.options]
-    return {
-        "oneOf": [
-            {"type": "string", "enum": ACTIVATIONS.names(), "x-kind": "activation"},
-            o.family_schema("activation", {n: f"activation.{n}" for n in with_options}),
-        ]
-    }
+    return o.name_or_mapping("activation", ACTIVATIONS)
 
 
 def activation_defs() -> dict:
-    return {
-        f"activation.{n}": o.object_schema("activation", a.options, type_name=n)
-        for n, a in ACTIVATIONS.items()
-        if a.options
-    }
+    return o.family_defs("activation", ACTIVATIONS)

@@ -83,11 +83,7 @@ def _lecun_normal(rng, shape, fan_in, fan_out):
 
 
 def init_ref(value) -> tuple[str, dict]:
-    if isinstance(value, str):
-        name, given = value, {}
-    else:
-        name, given = value["type"], {k: v for k, v in value.items() if k != "type"}
-    return name, {**o.defaults(INITIALIZERS[name].options), **given}
+    return o.component_ref(INITIALIZERS, value)
 
 
 def initial_value(value, shape, fan_in: int, fan_out: int, seed: int, param: str) -> np.ndarray:
@@ -97,18 +93,8 @@ def initial_value(value, shape, fan_in: int, fan_out: int, seed: int, param: str
 
 
 def init_schema() -> dict:
-    with_options = [n for n, i in INITIALIZERS.items() if i.options]
-    return {
-        "oneOf": [
-            {"type": "string", "enum": INITIALIZERS.names(), "x-kind": "initializer"},
-            o.family_schema("initializer", {n: f"initializer.{n}" for n in with_options}),
-        ]
-    }
+    return o.name_or_mapping("initializer", INITIALIZERS)
 
 
 def init_defs() -> dict:
-    return {
-        f"initializer.{n}": o.object_schema("initializer", i.options, type_name=n)
-        for n, i in INITIALIZERS.items()
-        if i.options
-    }
+    return o.family_defs("initializer", INITIALIZERS)

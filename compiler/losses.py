@@ -155,24 +155,15 @@ def metrics(b: GraphBuilder, target: Target, y: str, pre, t: str) -> dict[str, s
 
 
 def loss_ref(value) -> tuple[str, dict]:
-    if isinstance(value, str):
-        name, given = value, {}
-    else:
-        name, given = value["type"], {k: v for k, v in value.items() if k != "type"}
-    return name, {**o.defaults(LOSSES[name].options), **given}
+    return o.component_ref(LOSSES, value)
 
 
 def loss_schema() -> dict:
-    with_options = [n for n, x in LOSSES.items() if x.options]
     return {
-        "oneOf": [
-            {"type": "string", "enum": LOSSES.names(), "x-kind": "loss"},
-            o.family_schema("loss", {n: f"loss.{n}" for n in LOSSES.names()}),
-        ],
-        "description": "the training loss: a name, or {type: name, options...}"
-        + (f" (options for {', '.join(with_options)})" if with_options else ""),
+        **o.name_or_mapping("loss", LOSSES),
+        "description": "the training loss: a name, or {type: name, options...}",
     }
 
 
 def loss_defs() -> dict:
-    return {f"loss.{n}": o.object_schema("loss", x.options, type_name=n) for n, x in LOSSES.items()}
+    return o.family_defs("loss", LOSSES)

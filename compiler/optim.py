@@ -331,23 +331,11 @@ def schedule_lr(b: GraphBuilder, lr: str, t0: str, sched: dict | None, steps_per
 
 
 def schedule_defs() -> dict:
-    defs = {
-        f"schedule.{n}": o.object_schema("schedule", s.options, type_name=n)
-        for n, s in SCHEDULES.items()
-    }
-    defs["schedule"] = o.family_schema("schedule", {n: f"schedule.{n}" for n in SCHEDULES.names()})
-    return defs
+    return o.family_defs("schedule", SCHEDULES)
 
 
 def optimizer_defs() -> dict:
-    defs = {
-        f"optimizer.{n}": o.object_schema("optimizer", x.options, type_name=n)
-        for n, x in OPTIMIZERS.items()
-    }
-    defs["optimizer"] = o.family_schema(
-        "optimizer", {n: f"optimizer.{n}" for n in OPTIMIZERS.names()}
-    )
-    return defs
+    return o.family_defs("optimizer", OPTIMIZERS)
 
 
 def optimizer_options(cfg: dict) -> dict:

@@ -120,3 +120,34 @@ class Component:
     name: str
     description: str
     options: Mapping[str, Option] = field(default_factory=dict)
+
+
+def component_ref(registry, value) -> tuple[str, dict]:
+    """`name` or `{type: name, option: value}` -> (name, options with defaults filled)."""
+    if isinstance(value, str):
+        name, given = value, {}
+    else:
+        name, given = value["type"], {k: v for k, v in value.items() if k != "type"}
+    return name, {**defaults(registry[name].options), **given}
+
+
+def member_defs(kind: str, registry) -> dict:
+    """One closed $defs entry per member of a registry, keyed `<kind>.<name>`."""
+    return {f"{kind}.{n}": object_schema(kind, c.options, type_name=n) for n, c in registry.items()}
+
+
+def family_defs(kind: str, registry) -> dict:
+    """Member $defs plus `<kind>`: a mapping discriminated by `type:`."""
+    defs = member_defs(kind, registry)
+    defs[kind] = family_schema(kind, {n: f"{kind}.{n}" for n in registry.names()})
+    return defs
+
+
+def name_or_mapping(kind: str, registry) -> dict:
+    """A value written as a bare name or as `{type: name, options...}`."""
+    return {
+        "oneOf": [
+            {"type": "string", "enum": registry.names(), "x-kind": kind},
+            {"$ref": f"#/$defs/{kind}"},
+        ]
+    }

@@ -20,10 +20,10 @@ class BenchResult:
     engine: str
     batch_size: int
     parameters: int
-    train_ms_per_step: float  # median over repeats
-    train_ms_min: float
-    train_ms_max: float
-    train_samples_per_s: float
+    train_ms_per_step: float | None  # median over repeats; None for a spec without a loss
+    train_ms_min: float | None
+    train_ms_max: float | None
+    train_samples_per_s: float | None
     infer_ms_per_batch: float
     infer_samples_per_s: float
     peak_rss_mib: float
@@ -96,31 +96,33 @@ def bench(
     net: Network, engine: Engine, batch: int | None = None, repeats: int = 7, warmup: int = 10
 ) -> BenchResult:
     batch = batch or min(int(net.spec.train["batch_size"]), 4096)
-    loop = TrainLoop(net, engine, batch)
-    for _ in range(warmup):
-        loop.step()
-    n = calibrate(loop.step)
-    train = [time_steps(loop.step, n) for _ in range(repeats)]
+    train = None
+    if net.spec.loss is not None and net.trainable():
+        loop = TrainLoop(net, engine, batch)
+        for _ in range(warmup):
+            loop.step()
+        n = calibrate(loop.step)
+        train = [time_steps(loop.step, n) for _ in range(repeats)]
 
     model = inference_model(net, net.initial_values(0))
     run = engine.session(model)
-    x = loop.batches[0]["x"]
+    x = np.random.default_rng(0).random((batch, *net.spec.input_shape), dtype=np.float32)
     for _ in range(warmup):
         run(["y"], {"x": x})
     n = calibrate(lambda: run(["y"], {"x": x}))
     infer = [time_steps(lambda: run(["y"], {"x": x}), n) for _ in range(repeats)]
 
-    med = statistics.median(train)
+    med = statistics.median(train) if train else None
     imed = statistics.median(infer)
     return BenchResult(
         spec=net.spec.name,
         engine=engine.describe(),
         batch_size=batch,
         parameters=sum(int(np.prod(p.shape)) for p in net.params),
-        train_ms_per_step=med * 1e3,
-        train_ms_min=min(train) * 1e3,
-        train_ms_max=max(train) * 1e3,
-        train_samples_per_s=batch / med,
+        train_ms_per_step=med * 1e3 if train else None,
+        train_ms_min=min(train) * 1e3 if train else None,
+        train_ms_max=max(train) * 1e3 if train else None,
+        train_samples_per_s=batch / med if train else None,
         infer_ms_per_batch=imed * 1e3,
         infer_samples_per_s=batch / imed,
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
@@ -133,8 +135,12 @@ def format_result(r: BenchResult) -> str:
             f"spec:        {r.spec} ({r.parameters:,} parameters)",
             f"engine:      {r.engine}",
             f"batch size:  {r.batch_size}",
-            f"train step:  {r.train_ms_per_step:.4f} ms/step (min {r.train_ms_min:.4f}, max "
-            f"{r.train_ms_max:.4f})  {r.train_samples_per_s:,.0f} samples/s",
+            (
+                f"train step:  {r.train_ms_per_step:.4f} ms/step (min {r.train_ms_min:.4f}, max "
+                f"{r.train_ms_max:.4f})  {r.train_samples_per_s:,.0f} samples/s"
+                if r.train_ms_per_step is not None
+                else "train step:  n/a (the spec has no loss or nothing to train)"
+            ),
             f"inference:   {r.infer_ms_per_batch:.4f} ms/batch  "
             f"{r.infer_samples_per_s:,.0f} samples/s",
             f"peak memory: {r.peak_rss_mib:,.0f} MiB (process RSS)",

@@ -439,10 +439,8 @@ def cmd_bench(args) -> int:
     from nnc.runtime.engines import make_engine
 
     spec, net = _load(args.spec)
-    if spec.loss is None:
-        _err(f"{args.spec}: the spec has no loss: there is no train step to time")
-        return EXIT_INVALID
-    result = bench(net, make_engine(args.engine, args.device), args.batch_size, args.repeats)
+    engine = make_engine(args.engine, args.device)
+    result = bench(net, engine, args.batch_size, args.repeats, args.warmup)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_result(result))
     return EXIT_OK
 
@@ -509,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("spec")
     s.add_argument("--batch-size", type=int, help="default: the spec's train.batch_size")
     s.add_argument("--repeats", type=int, default=7, help="timed blocks (the median is reported)")
+    s.add_argument("--warmup", type=int, default=10, help="untimed steps first")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     engine_opts(s)
     s.set_defaults(fn=cmd_bench)

@@ -11,7 +11,12 @@ from nnc.compiler import options as o
 from nnc.compiler.activations import activation_schema
 from nnc.compiler.init import init_schema
 from nnc.compiler.layers.base import Layer, LowerCtx, ParamDecl, PerSample, ShapeError, layer
-from nnc.compiler.layers.core import _TRAINABLE, _values, apply_activation, check_activation
+from nnc.compiler.layers.core import (
+    _TRAINABLE,
+    apply_activation,
+    check_activation,
+    weight_and_bias,
+)
 
 PADDING = {
     "oneOf": [
@@ -150,38 +155,8 @@ class Conv2D(Layer):
         filters, groups = self.opts["filters"], self.opts["groups"]
         shape = (filters, c // groups, kh, kw)
         fan_in, fan_out = c // groups * kh * kw, filters * kh * kw // groups
-        trainable = self.opts["trainable"]
-        w_value = self.opts.get("weights")
-        decls = [
-            ParamDecl(
-                self.p("weight"),
-                shape,
-                None if w_value is not None else self.opts["init"],
-                fan_in=fan_in,
-                fan_out=fan_out,
-                trainable=trainable,
-                value=None if w_value is None else _values(w_value, shape, "weights", "weights"),
-                max_norm_axes=(1, 2, 3),  # each filter's incoming weights
-            )
-        ]
-        b_value = self.opts.get("bias")
-        if b_value is not None and not self.opts["use_bias"]:
-            raise ShapeError("bias values are given but use_bias is false", "bias")
-        if self.opts["use_bias"]:
-            decls.append(
-                ParamDecl(
-                    self.p("bias"),
-                    (filters,),
-                    None if b_value is not None else self.opts["bias_init"],
-                    fan_in=fan_in,
-                    fan_out=fan_out,
-                    trainable=trainable,
-                    value=None if b_value is None else _values(b_value, (filters,), "bias", "bias"),
-                    regularize=False,
-                    role="bias",
-                )
-            )
-        return decls
+        # max_norm bounds each filter's incoming weights
+        return weight_and_bias(self, shape, filters, fan_in, fan_out, max_norm_axes=(1, 2, 3))
 
     def lower(self, ctx, inputs):
         _, kernel, stride, dilation, pads, _ = self._geometry(self.in_shapes[0])

@@ -47,6 +47,49 @@ def _values(value, shape: PerSample, what: str, field: str) -> np.ndarray:
     return arr
 
 
+def weight_and_bias(
+    layer: Layer,
+    w_shape: PerSample,
+    units: int,
+    fan_in: int,
+    fan_out: int,
+    max_norm_axes: tuple[int, ...],
+) -> list[ParamDecl]:
+    """The `weight` (and unless use_bias is false, `bias`) of a dense or convolution layer, from
+    its init options or its explicit `weights`/`bias` values."""
+    opts = layer.opts
+    w_value, b_value = opts.get("weights"), opts.get("bias")
+    decls = [
+        ParamDecl(
+            layer.p("weight"),
+            tuple(w_shape),
+            None if w_value is not None else opts["init"],
+            fan_in=fan_in,
+            fan_out=fan_out,
+            trainable=opts["trainable"],
+            value=None if w_value is None else _values(w_value, w_shape, "weights", "weights"),
+            max_norm_axes=max_norm_axes,
+        )
+    ]
+    if b_value is not None and not opts["use_bias"]:
+        raise ShapeError("bias values are given but use_bias is false", "bias")
+    if opts["use_bias"]:
+        decls.append(
+            ParamDecl(
+                layer.p("bias"),
+                (units,),
+                None if b_value is not None else opts["bias_init"],
+                fan_in=fan_in,
+                fan_out=fan_out,
+                trainable=opts["trainable"],
+                value=None if b_value is None else _values(b_value, (units,), "bias", "bias"),
+                regularize=False,
+                role="bias",
+            )
+        )
+    return decls
+
+
 @layer
 class Dense(Layer):
     type = "dense"
@@ -73,40 +116,7 @@ class Dense(Layer):
     def parameters(self, inputs):
         (shape,) = inputs
         n_in, units = shape[-1], self.opts["units"]
-        trainable = self.opts["trainable"]
-        w_value = self.opts.get("weights")
-        decls = [
-            ParamDecl(
-                self.p("weight"),
-                (n_in, units),
-                None if w_value is not None else self.opts["init"],
-                fan_in=n_in,
-                fan_out=units,
-                trainable=trainable,
-                value=None
-                if w_value is None
-                else _values(w_value, (n_in, units), "weights", "weights"),
-                max_norm_axes=(0,),
-            )
-        ]
-        b_value = self.opts.get("bias")
-        if b_value is not None and not self.opts["use_bias"]:
-            raise ShapeError("bias values are given but use_bias is false", "bias")
-        if self.opts["use_bias"]:
-            decls.append(
-                ParamDecl(
-                    self.p("bias"),
-                    (units,),
-                    None if b_value is not None else self.opts["bias_init"],
-                    fan_in=n_in,
-                    fan_out=units,
-                    trainable=trainable,
-                    value=None if b_value is None else _values(b_value, (units,), "bias", "bias"),
-                    regularize=False,
-                    role="bias",
-                )
-            )
-        return decls
+        return weight_and_bias(self, (n_in, units), units, n_in, units, max_norm_axes=(0,))
 
     def lower(self, ctx, inputs):
         (x,) = inputs
