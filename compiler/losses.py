@@ -78,10 +78,8 @@ def _bce(b, y, pre, t, **_):
 
 
 def _cross_entropy(b, y, pre, t, **_):
-    logp = logits_of(y, pre, "log_softmax")
-    if logp is not None:
-        return b.op("NegativeLogLikelihoodLoss", [logp, t], reduction="mean")
-    z = logits_of(y, pre, "softmax") or y
+    # a final softmax or log_softmax is folded into the fused loss on the logits before it
+    z = logits_of(y, pre, "softmax") or logits_of(y, pre, "log_softmax") or y
     return b.op("SoftmaxCrossEntropyLoss", [z, t], reduction="mean")
 
 

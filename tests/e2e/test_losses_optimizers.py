@@ -1,0 +1,321 @@
+"""Losses, optimizers, schedules and initializers against independent NumPy formulas."""
+
+import numpy as np
+import pytest
+
+from nnc.compiler.graphs import inference_model, training_graphs
+from nnc.compiler.network import Network
+from nnc.compiler.spec.model import parse_spec
+from nnc.runtime.gradcheck import gradcheck
+from nnc.runtime.interpreter import Interpreter
+
+HEAD = "input: {shape: [3]}\nlayers:\n  - {type: dense, units: 5, activation: tanh}\n"
+
+
+def _net(last: str, loss: str, extra: str = "") -> Network:
+    return Network(parse_spec(HEAD + last + f"loss: {loss}\n" + extra))
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def _log_softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+LOSSES = {
+    "mse": ("  - {type: dense, units: 2}\n", "real", lambda z, t: np.mean((z - t) ** 2)),
+    "mae": ("  - {type: dense, units: 2}\n", "real", lambda z, t: np.mean(np.abs(z - t))),
+    "huber": (
+        "  - {type: dense, units: 2}\n",
+        "real",
+        lambda z, t: np.mean(
+            np.where(np.abs(z - t) <= 1.0, 0.5 * (z - t) ** 2, np.abs(z - t) - 0.5)
+        ),
+    ),
+    "binary_cross_entropy": (
+        "  - {type: dense, units: 1, activation: sigmoid}\n",
+        "binary",
+        lambda p, t: -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p)),
+    ),
+    "binary_cross_entropy/multilabel": (
+        "  - {type: dense, units: 4, activation: sigmoid}\n",
+        "multilabel",
+        lambda p, t: -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p)),
+    ),
+    "cross_entropy": (
+        "  - {type: dense, units: 4, activation: softmax}\n",
+        "class",
+        lambda p, t: -np.mean(np.log(p[np.arange(len(t)), t])),
+    ),
+    "cross_entropy/log_softmax": (
+        "  - {type: dense, units: 4, activation: log_softmax}\n",
+        "class",
+        lambda lp, t: -np.mean(lp[np.arange(len(t)), t]),
+    ),
+    "cross_entropy/logits": (
+        "  - {type: dense, units: 4}\n",
+        "class",
+        lambda z, t: -np.mean(_log_softmax(z)[np.arange(len(t)), t]),
+    ),
+    "hinge": (
+        "  - {type: dense, units: 4}\n",
+        "class",
+        lambda s, t: np.mean(
+            np.sum(
+                np.maximum(0, s - s[np.arange(len(t)), t][:, None] + 1)
+                * (np.arange(s.shape[1]) != t[:, None]),
+                axis=1,
+            )
+        ),
+    ),
+}
+
+
+def _targets(kind, rng, n, width):
+    if kind == "class":
+        return rng.integers(0, width, n).astype(np.int64)
+    if kind in ("binary", "multilabel"):
+        return rng.integers(0, 2, (n, width)).astype(np.float64)
+    return rng.normal(size=(n, width))
+
+
+@pytest.mark.parametrize("case", sorted(LOSSES))
+def test_loss_value_matches_numpy_and_gradients_check(case):
+    last, kind, formula = LOSSES[case]
+    net = _net(last, case.split("/")[0])
+    rng = np.random.default_rng(0)
+    values = net.initial_values(0, np.float64)
+    x = rng.normal(size=(6, 3))
+    t = _targets(kind, rng, 6, net.output_shape[-1])
+    eval_graph = training_graphs(net, np.float64).eval
+    loss = Interpreter(eval_graph).run(["loss"], {"x": x, "y": t, **values})[0]
+    y = Interpreter(inference_model(net, values, np.float64)).run(["y"], {"x": x})[0]
+    assert float(loss) == pytest.approx(formula(y, t), rel=1e-10)
+    assert all(r.ok(1e-6) for r in gradcheck(net, samples=5, per_param=6))
+
+
+def test_l2_and_l1_penalties_exclude_biases():
+    net = _net("  - {type: dense, units: 2}\n", "mse", "regularization: {l2: 0.1, l1: 0.01}\n")
+    plain = _net("  - {type: dense, units: 2}\n", "mse")
+    values = net.initial_values(0, np.float64)
+    feeds = {"x": np.ones((2, 3)), "y": np.zeros((2, 2)), **values}
+    with_reg = Interpreter(training_graphs(net, np.float64).eval).run(["loss"], feeds)[0]
+    without = Interpreter(training_graphs(plain, np.float64).eval).run(["loss"], feeds)[0]
+    ws = [values[p.name] for p in net.params if p.role == "weight"]
+    expect = 0.05 * sum((w**2).sum() for w in ws) + 0.01 * sum(np.abs(w).sum() for w in ws)
+    assert float(with_reg - without) == pytest.approx(expect, rel=1e-12)
+
+
+# -- optimizers: the train-step update against NumPy's own implementation --------------------
+def _numpy_update(kind, opts, p, g, s, t, lr):
+    if kind == "sgd":
+        mu, nest = opts.get("momentum", 0.0), opts.get("nesterov", False)
+        if not mu:
+            return p - lr * g, s
+        v = mu * s.get("velocity", 0) + g
+        return p - lr * ((g + mu * v) if nest else v), {"velocity": v}
+    if kind == "adagrad":
+        acc = s.get("accumulator", 0) + g * g
+        return p - lr * g / (np.sqrt(acc) + 1e-10), {"accumulator": acc}
+    if kind == "rmsprop":
+        sq = 0.99 * s.get("square_avg", 0) + 0.01 * g * g
+        return p - lr * g / (np.sqrt(sq) + 1e-8), {"square_avg": sq}
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    if kind == "adamw":
+        p = p * (1 - lr * opts.get("weight_decay", 0.01))
+    m = b1 * s.get("m", 0) + (1 - b1) * g
+    v = b2 * s.get("v", 0) + (1 - b2) * g * g
+    mhat, vhat = m / (1 - b1**t), v / (1 - b2**t)
+    return p - lr * mhat / (np.sqrt(vhat) + eps), {"m": m, "v": v}
+
+
+OPTIMIZERS = {
+    "sgd": "{type: sgd, lr: 0.1}",
+    "sgd-momentum": "{type: sgd, lr: 0.1, momentum: 0.9}",
+    "sgd-nesterov": "{type: sgd, lr: 0.1, momentum: 0.9, nesterov: true}",
+    "adagrad": "{type: adagrad, lr: 0.1}",
+    "rmsprop": "{type: rmsprop, lr: 0.01}",
+    "adam": "{type: adam, lr: 0.01}",
+    "adamw": "{type: adamw, lr: 0.01, weight_decay: 0.1}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_optimizer_steps_match_numpy(name):
+    import yaml
+
+    net = _net("  - {type: dense, units: 2}\n", "mse", f"optimizer: {OPTIMIZERS[name]}\n")
+    opt = yaml.safe_load(OPTIMIZERS[name])
+    graphs = training_graphs(net, np.float64)
+    step_run = Interpreter(graphs.train_step).run
+    grad_run = Interpreter(graphs.gradient).run
+    rng = np.random.default_rng(1)
+    values = net.initial_values(0, np.float64)
+    state = {s: np.zeros_like(values[s.rsplit(".", 1)[0]]) for s in graphs.state_names}
+    ref_p = {p.name: values[p.name].copy() for p in net.trainable()}
+    ref_s = {p.name: {} for p in net.trainable()}
+    outs = [o.name for o in graphs.train_step.graph.output]
+    for step in range(5):
+        x, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+        grads = grad_run(None, {"x": x, "y": y, **values})
+        gnames = [o.name for o in graphs.gradient.graph.output]
+        g = dict(zip(gnames, grads))
+        feeds = {"x": x, "y": y, "step": np.array(step, np.int64), "lr": np.array(opt["lr"])}
+        res = dict(zip(outs, step_run(None, {**feeds, **values, **state})))
+        for p in net.trainable():
+            ref_p[p.name], ref_s[p.name] = _numpy_update(
+                opt["type"],
+                opt,
+                ref_p[p.name],
+                g[f"grad.{p.name}"],
+                ref_s[p.name],
+                step + 1,
+                opt["lr"],
+            )
+            np.testing.assert_allclose(res[p.name + ".next"], ref_p[p.name], rtol=1e-12, atol=1e-14)
+        values = {**values, **{p.name: res[p.name + ".next"] for p in net.trainable()}}
+        state = {s: res[s + ".next"] for s in graphs.state_names}
+
+
+def test_clip_norm_and_weight_decay():
+    net = _net(
+        "  - {type: dense, units: 2}\n",
+        "mse",
+        "optimizer: {type: sgd, lr: 1.0, clip_norm: 0.01, weight_decay: 0.5}\n",
+    )
+    graphs = training_graphs(net, np.float64)
+    values = net.initial_values(0, np.float64)
+    x, y = np.ones((2, 3)), np.full((2, 2), 10.0)
+    g = dict(
+        zip(
+            [o.name for o in graphs.gradient.graph.output],
+            Interpreter(graphs.gradient).run(None, {"x": x, "y": y, **values}),
+        )
+    )
+    feeds = {"x": x, "y": y, "step": np.array(0, np.int64), "lr": np.array(1.0), **values}
+    res = dict(
+        zip(
+            [o.name for o in graphs.train_step.graph.output],
+            Interpreter(graphs.train_step).run(None, feeds),
+        )
+    )
+    norm = np.sqrt(sum((g[f"grad.{p.name}"] ** 2).sum() for p in net.trainable()))
+    assert res["grad_norm"] == pytest.approx(norm)
+    for p in net.trainable():
+        clipped = g[f"grad.{p.name}"] * 0.01 / norm
+        expect = values[p.name] - (clipped + 0.5 * values[p.name])
+        np.testing.assert_allclose(res[p.name + ".next"], expect, rtol=1e-12)
+
+
+def test_max_norm_constrains_each_unit():
+    net = _net(
+        "  - {type: dense, units: 2}\n",
+        "mse",
+        "optimizer: {type: sgd, lr: 10.0}\nregularization: {max_norm: 0.5}\n",
+    )
+    graphs = training_graphs(net, np.float64)
+    values = net.initial_values(0, np.float64)
+    feeds = {
+        "x": np.ones((2, 3)),
+        "y": np.full((2, 2), 50.0),
+        "step": np.array(0, np.int64),
+        "lr": np.array(10.0),
+        **values,
+    }
+    res = dict(
+        zip(
+            [o.name for o in graphs.train_step.graph.output],
+            Interpreter(graphs.train_step).run(None, feeds),
+        )
+    )
+    for p in net.trainable():
+        if p.role == "weight":
+            norms = np.sqrt((res[p.name + ".next"] ** 2).sum(axis=0))
+            assert np.all(norms <= 0.5 + 1e-6) and np.any(norms > 0.49)
+
+
+# -- schedules --------------------------------------------------------------------------------
+SCHEDULES = {
+    "{type: constant}": lambda t: 0.1,
+    "{type: step, step_size: 3, gamma: 0.5}": lambda t: 0.1 * 0.5 ** (t // 3),
+    "{type: multistep, milestones: [2, 5], gamma: 0.1}": lambda t: (
+        0.1 * 0.1 ** ((t >= 2) + (t >= 5))
+    ),
+    "{type: exponential, decay_steps: 4, decay_rate: 0.5}": lambda t: 0.1 * 0.5 ** (t / 4),
+    "{type: exponential, decay_steps: 4, decay_rate: 0.5, staircase: true}": lambda t: (
+        0.1 * 0.5 ** (t // 4)
+    ),
+    "{type: inverse_time, decay_rate: 0.5}": lambda t: 0.1 / (1 + 0.5 * t),
+    "{type: cosine, decay_steps: 6, min_lr: 0.01}": lambda t: (
+        0.01 + 0.5 * (0.1 - 0.01) * (1 + np.cos(np.pi * min(t, 6) / 6))
+    ),
+    "{type: constant, warmup: 4}": lambda t: 0.1 * min(1.0, (t + 1) / 4),
+    "{type: step, step_size: 2, gamma: 0.5, unit: epoch}": lambda t: 0.1 * 0.5 ** (t // 6),
+}
+
+
+@pytest.mark.parametrize("sched", sorted(SCHEDULES))
+def test_schedule_in_graph(sched):
+    net = _net(
+        "  - {type: dense, units: 2}\n",
+        "mse",
+        f"optimizer: {{type: sgd, lr: 0.1, schedule: {sched}}}\n",
+    )
+    graphs = training_graphs(net, np.float64, steps_per_epoch=3)
+    run = Interpreter(graphs.train_step).run
+    values = net.initial_values(0, np.float64)
+    for t in range(10):
+        feeds = {
+            "x": np.ones((1, 3)),
+            "y": np.zeros((1, 2)),
+            "step": np.array(t, np.int64),
+            "lr": np.array(0.1),
+            **values,
+        }
+        lr = run(["lr_used"], feeds)[0]
+        assert float(lr) == pytest.approx(SCHEDULES[sched](t), rel=1e-12), t
+
+
+# -- initializers -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "init, check",
+    [
+        (
+            "glorot_uniform",
+            lambda w: (
+                abs(w.max()) <= np.sqrt(6 / 600) and w.var() == pytest.approx(2 / 600, rel=0.05)
+            ),
+        ),
+        ("glorot_normal", lambda w: w.std() == pytest.approx(np.sqrt(2 / 600), rel=0.05)),
+        (
+            "he_uniform",
+            lambda w: (
+                abs(w).max() <= np.sqrt(6 / 400) and w.var() == pytest.approx(2 / 400, rel=0.05)
+            ),
+        ),
+        ("he_normal", lambda w: w.std() == pytest.approx(np.sqrt(2 / 400), rel=0.05)),
+        (
+            "{type: uniform, limit: 0.3}",
+            lambda w: abs(w).max() <= 0.3 and w.var() == pytest.approx(0.03, rel=0.05),
+        ),
+        ("{type: normal, stddev: 0.2}", lambda w: w.std() == pytest.approx(0.2, rel=0.05)),
+        ("zeros", lambda w: not w.any()),
+    ],
+)
+def test_initializer_statistics(init, check):
+    spec = parse_spec(
+        f"input: {{shape: [400]}}\nlayers:\n  - {{type: dense, units: 200, init: {init}}}\n"
+    )
+    w = Network(spec).initial_values(0, np.float64)["dense_0.weight"]
+    assert w.shape == (400, 200) and check(w)
+
+
+def test_initial_values_are_seeded_per_parameter():
+    a = _net("  - {type: dense, units: 2}\n", "mse").initial_values(3)
+    b = Network(
+        parse_spec(HEAD + "  - {type: dense, units: 2}\n  - {type: dense, units: 7}\nloss: mse\n")
+    )
+    assert np.array_equal(a["dense_0.weight"], b.initial_values(3)["dense_0.weight"])
