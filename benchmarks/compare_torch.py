@@ -221,7 +221,9 @@ def main():
     ap.add_argument("--only", nargs="*", help="substrings of model names to run")
     ap.add_argument("--skip-end-to-end", action="store_true")
     args = ap.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
+    # both sides flush denormals (nnc sets session.set_denormal_as_zero): without it, Adam's
+    # second moments go subnormal and PyTorch slows several-fold as training goes on
+    torch.set_flush_denormal(True)
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {args.device}")
     print(
         f"{'model':34s} {'nnc ms/step':>12s} {'torch ms/step':>14s}   "

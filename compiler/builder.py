@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -16,6 +17,17 @@ Shape = Sequence[int | str | None]
 
 def elem_type(dtype) -> int:
     return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+@dataclass
+class Region:
+    kind: str
+    start: int  # node index range [start, end) in the builder
+    end: int
+    inputs: list[str]  # "" for an absent optional input
+    outputs: list[str]
+    saved: dict[str, str]
+    attrs: dict
 
 
 class GraphBuilder:
@@ -33,6 +45,8 @@ class GraphBuilder:
         self._consts: dict[tuple, str] = {}
         self._taken: set[str] = set()
         self._renamed: dict[str, str] = {}
+        self._memo: dict[str, str] = {}
+        self.regions: list[Region] = []
 
     # -- names ---------------------------------------------------------------------------------
     @contextmanager
@@ -82,6 +96,21 @@ class GraphBuilder:
             self._consts[key] = name
             self.initializers[name] = arr
         return name
+
+    def mark_region(self, kind: str, start: int, inputs, outputs, saved=None, **attrs) -> None:
+        """Nodes [start, now) compute `outputs` from `inputs` as one unit whose gradient is the
+        region rule of `kind` (autodiff/core.py); `saved` names inner values that rule reads."""
+        self.regions.append(
+            Region(
+                kind, start, len(self.nodes), list(inputs), list(outputs), dict(saved or {}), attrs
+            )
+        )
+
+    def memo(self, key: str, make) -> str:
+        """A value computed once per graph (e.g. a bias correction that every parameter uses)."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     def scalar(self, value: float) -> str:
         return self.const(value)
@@ -136,6 +165,10 @@ class GraphBuilder:
         for key, name in list(self._consts.items()):
             if name == old:
                 self._consts[key] = new
+        for r in self.regions:
+            r.inputs = [new if v == old else v for v in r.inputs]
+            r.outputs = [new if v == old else v for v in r.outputs]
+            r.saved = {k: new if v == old else v for k, v in r.saved.items()}
         self._taken.add(new)
         return new
 

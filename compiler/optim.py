@@ -66,11 +66,19 @@ def _rmsprop(b, p, g, s, lr, t, rho=0.99, epsilon=1e-8, **_):
 def _adam_core(b, p, g, s, lr, t, beta1, beta2, epsilon):
     m = _axpy(b, 1.0 - beta1, g, _scale(b, beta1, s["m"]))
     v = _axpy(b, 1.0 - beta2, b.op("Mul", [g, g]), _scale(b, beta2, s["v"]))
-    # bias corrections 1 - beta^t, folded into the step size as in the Adam paper
-    c1 = b.op("Sub", [b.scalar(1.0), b.op("Pow", [b.scalar(beta1), t])])
-    c2 = b.op("Sub", [b.scalar(1.0), b.op("Pow", [b.scalar(beta2), t])])
-    denom = b.op("Add", [b.op("Div", [b.op("Sqrt", [v]), b.op("Sqrt", [c2])]), b.scalar(epsilon)])
-    step = b.op("Div", [b.op("Mul", [b.op("Div", [lr, c1]), m]), denom])
+
+    # the bias corrections 1 - beta^t are scalars shared by every parameter: computed once
+    def correction(beta):
+        return b.op("Sub", [b.scalar(1.0), b.op("Pow", [b.scalar(beta), t])])
+
+    step_size = b.memo(f"adam.lr/c1.{beta1}", lambda: b.op("Div", [lr, correction(beta1)]))
+    inv_sqrt_c2 = b.memo(
+        f"adam.1/sqrt(c2).{beta2}",
+        lambda: b.op("Reciprocal", [b.op("Sqrt", [correction(beta2)])]),
+    )
+    # p - lr/c1 * m / (sqrt(v) / sqrt(c2) + eps), as in PyTorch's Adam
+    denom = b.op("Add", [b.op("Mul", [b.op("Sqrt", [v]), inv_sqrt_c2]), b.scalar(epsilon)])
+    step = b.op("Div", [b.op("Mul", [step_size, m]), denom])
     return b.op("Sub", [p, step]), {"m": m, "v": v}
 
 

@@ -28,6 +28,11 @@ class Rule:
 
 
 GRAD_RULES: dict[str, Rule] = {}
+# Rules for composite regions of the forward graph (like JAX's custom_vjp): a layer marks the
+# nodes it emitted as one region of a kind, and the backward pass applies the kind's rule to
+# the region as a whole instead of differentiating its nodes one by one.
+REGION_RULES: dict[str, Rule] = {}
+REGION_OP = "nnc.region"  # op type of the stand-in node; it never appears in an emitted graph
 
 
 def rule(op_type: str, saves: tuple[str, ...] = (), nondiff: tuple[int, ...] = ()):
@@ -38,6 +43,35 @@ def rule(op_type: str, saves: tuple[str, ...] = (), nondiff: tuple[int, ...] = (
         return fn
 
     return add
+
+
+def region_rule(kind: str, saves: tuple[str, ...] = ()):
+    """Register the rule of a region kind: fn(g, region, dys) -> one gradient per region input."""
+
+    def add(fn):
+        if kind in REGION_RULES:
+            raise ValueError(f"duplicate region rule for {kind}")
+        REGION_RULES[kind] = Rule(fn, saves, ())
+        return fn
+
+    return add
+
+
+def _with_regions(b: GraphBuilder) -> tuple[list, dict]:
+    """The builder's nodes with every marked region replaced by one stand-in node."""
+    nodes: list = []
+    stand_ins = {}
+    regions = sorted(b.regions, key=lambda r: r.start)
+    i = 0
+    for r in regions:
+        nodes.extend(b.nodes[i : r.start])
+        name = f"{b.nodes[r.start].name.rsplit('/', 1)[0]}/{r.kind}"
+        node = helper.make_node(REGION_OP, r.inputs, r.outputs, name=name)
+        stand_ins[name] = r
+        nodes.append(node)
+        i = r.end
+    nodes.extend(b.nodes[i:])
+    return nodes, stand_ins
 
 
 class GradContext:
@@ -119,8 +153,15 @@ def gradients(
     b: GraphBuilder, loss: str, wrt: Sequence[str], seed: str | None = None
 ) -> dict[str, str]:
     """Append the backward pass of `loss` (a scalar) to `b`; return {param: its gradient}."""
-    nodes = list(b.nodes)
-    producers = {out: n for n in nodes for out in n.output if out}
+    nodes, regions = _with_regions(b)
+
+    def rule_of(n):
+        return (
+            REGION_RULES[regions[n.name].kind]
+            if n.op_type == REGION_OP
+            else GRAD_RULES.get(n.op_type)
+        )
+
     # forward reachability from the parameters, backward reachability from the loss
     reach_fwd = set(wrt)
     for n in nodes:
@@ -129,13 +170,13 @@ def gradients(
     reach_bwd = {loss}
     for n in reversed(nodes):
         if any(o in reach_bwd for o in n.output):
-            r = GRAD_RULES.get(n.op_type)
+            r = rule_of(n)
             skip = r.nondiff if r else ()  # a Where condition or a target shape carries no gradient
             reach_bwd.update(i for k, i in enumerate(n.input) if i and k not in skip)
     needs = reach_fwd & reach_bwd
     path = [n for n in nodes if any(o in needs for o in n.output)]
     for n in path:
-        r = GRAD_RULES.get(n.op_type)
+        r = rule_of(n)
         if r is None:
             hint = ""
             if n.op_type in ("Greater", "Cast") and "/act/" in n.name:
@@ -162,9 +203,9 @@ def gradients(
             dys = [total(o) if o else None for o in n.output]
             if all(d is None for d in dys):
                 continue
-            r = GRAD_RULES[n.op_type]
+            r = rule_of(n)
             with b.scope(n.name):
-                dxs = r.fn(ctx, n, dys)
+                dxs = r.fn(ctx, regions[n.name] if n.op_type == REGION_OP else n, dys)
             for i, (x, dx) in enumerate(zip(n.input, dxs)):
                 if dx is None or not x or x not in needs or i in r.nondiff:
                     continue
@@ -175,5 +216,4 @@ def gradients(
             if g is None:
                 raise GradientError(f"the loss does not depend on parameter {p!r}")
             out[p] = g
-    del producers
     return out

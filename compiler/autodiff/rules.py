@@ -239,7 +239,9 @@ def _expand_reduced(g: GradContext, node, dy: str) -> str:
 # -- elementwise nonlinearities -------------------------------------------------------------------
 @elementwise("Relu", saves=("y",))
 def _relu(g, x, y, dy):
-    return g.b.op("Mul", [dy, g.b.op("Sign", [y])])  # sign(relu(x)) is 1 where x > 0, else 0
+    # dy * (y > 0): measured faster on onnxruntime's CPU kernels than dy * Sign(y) or a Where
+    b = g.b
+    return b.op("Mul", [dy, b.op("Cast", [b.op("Greater", [y, _z(g)])], to=elem_type(b.dtype))])
 
 
 @elementwise("LeakyRelu")

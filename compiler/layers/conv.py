@@ -337,15 +337,28 @@ class BatchNorm(Layer):
         # the variance by the rules of ReduceMean, Sub, Mul, Sqrt, Reciprocal.
         axes = b.ints([0, *range(2, len(shape) + 1)])
         per_channel = [c] + [1] * (len(shape) - 1)  # broadcasts against [N, *shape]
+        start = len(b.nodes)
         batch_mean = b.op("ReduceMean", [x, axes], keepdims=1)
         centred = b.op("Sub", [x, batch_mean])
         batch_var = b.op("ReduceMean", [b.op("Mul", [centred, centred]), axes], keepdims=1)
         inv_std = b.op("Reciprocal", [b.op("Sqrt", [b.op("Add", [batch_var, b.scalar(eps)])])])
-        y = b.op("Mul", [centred, inv_std])
+        xhat = b.op("Mul", [centred, inv_std])
+        y = xhat
         if gamma:
             y = b.op("Mul", [y, self._broadcast(b, gamma, per_channel)])
         if beta:
             y = b.op("Add", [y, self._broadcast(b, beta, per_channel)])
+        # differentiated as a whole by the batch-norm rule in autodiff/rules_conv.py: a few
+        # passes over the activations instead of one per op in the formula above
+        b.mark_region(
+            "BatchNormTrain",
+            start,
+            [x, gamma or "", beta or ""],
+            [y],
+            saved={"xhat": xhat, "inv_std": inv_std},
+            per_channel=per_channel,
+            axes=[0, *range(2, len(shape) + 1)],
+        )
 
         with b.scope("running"):
             # The running variance is the unbiased estimate (m / (m - 1) times the batch's), as

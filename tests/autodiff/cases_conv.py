@@ -54,6 +54,8 @@ CASES["Conv"] = [
         pads=[1, 2, 0, 1],
     ),
     conv("same_upper", [2, 2, 6, 5], [2, 2, 4, 3], strides=[2, 2], auto_pad="SAME_UPPER"),
+    # more than 25 taps: the weight gradient takes the Conv-of-the-output-gradient path
+    conv("6x5_kernel_conv_path", [2, 2, 8, 7], [3, 2, 6, 5], strides=[2, 1], pads=[1, 0, 0, 1]),
     conv("1d", [2, 3, 9], [2, 3, 3], strides=[2], pads=[1, 0]),
     conv("3d", [1, 2, 4, 5, 4], [2, 2, 2, 3, 2], strides=[1, 2, 1], pads=[0, 1, 0, 0, 0, 1]),
     conv("wrt_x_only", [2, 2, 5, 5], [3, 2, 3, 3], wrt=("x",), strides=[2, 2]),
