@@ -55,9 +55,7 @@ class TrainLoop:
     def __init__(self, net: Network, engine: Engine, batch: int, seed: int = 0, batches: int = 8):
         self.graphs = training_graphs(net)
         values = net.initial_values(seed)
-        carried = dict(values)
-        for s in self.graphs.state_names:
-            carried[s] = np.zeros_like(values[s.rsplit(".", 1)[0]])
+        carried = {**values, **self.graphs.initial_state()}
         self.stepper = engine.stepper(self.graphs.train_step, carried)
         self.batches = synthetic_batches(net, batch, batches, seed)
         self.rng = np.random.default_rng(seed)

@@ -290,8 +290,7 @@ def cmd_train(args) -> int:
         init_from = spec.train.get("init_from")
         if init_from:
             values = _init_from(init_from, net, values, Path(spec.base_dir))
-        for s in trainer.state_names:
-            values[s] = np.zeros_like(values[s.rsplit(".", 1)[0]])
+        values.update(trainer.compiled.graphs.initial_state())
     else:
         values = {k: v for k, v in resume["tensors"].items() if not k.startswith("__")}
         _rewrite_history(trainer, resume["meta"]["history"])

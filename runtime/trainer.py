@@ -133,9 +133,7 @@ class Trainer:
     def fit(self, values: dict[str, np.ndarray], resume: dict | None = None) -> TrainResult:
         spec, data = self.spec, self.data
         epochs = int(spec.train["epochs"])
-        carried = dict(values)
-        for s in self.state_names:
-            carried.setdefault(s, np.zeros_like(values[s.rsplit(".", 1)[0]]))
+        carried = {**self.compiled.graphs.initial_state(), **values}
         stepper: Stepper = self.engine.stepper(self.compiled.graphs.train_step, carried)
         rng = np.random.default_rng(int(spec.train["seed"]))
         n = len(data.train)

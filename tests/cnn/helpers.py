@@ -47,9 +47,8 @@ def random_feeds(
             v = v + rng.normal(0.0, 0.05, p.shape)
         feeds[p.name] = np.asarray(v, dtype)
     if graphs is not None:
-        for s in graphs.state_names:
+        for s, shape in graphs.state_shapes.items():
             # non-negative: Adam's second moment goes under a square root
-            shape = feeds[s.rsplit(".", 1)[0]].shape
             feeds[s] = np.abs(rng.normal(0.0, 0.01, shape)).astype(dtype)
         for name, shape in graphs.random_inputs.items():
             feeds[name] = rng.random((n, *shape)).astype(dtype)

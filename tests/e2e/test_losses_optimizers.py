@@ -154,7 +154,7 @@ def test_optimizer_steps_match_numpy(name):
     grad_run = Interpreter(graphs.gradient).run
     rng = np.random.default_rng(1)
     values = net.initial_values(0, np.float64)
-    state = {s: np.zeros_like(values[s.rsplit(".", 1)[0]]) for s in graphs.state_names}
+    state = graphs.initial_state(np.float64)
     ref_p = {p.name: values[p.name].copy() for p in net.trainable()}
     ref_s = {p.name: {} for p in net.trainable()}
     outs = [o.name for o in graphs.train_step.graph.output]
@@ -210,11 +210,13 @@ def test_clip_norm_and_weight_decay():
         np.testing.assert_allclose(res[p.name + ".next"], expect, rtol=1e-12)
 
 
-def test_max_norm_constrains_each_unit():
+@pytest.mark.parametrize("opt", ["{type: sgd, lr: 10.0}", "{type: adam, lr: 10.0}"])
+def test_max_norm_constrains_each_unit(opt):
+    # adam: the small parameters share one fused flat update, split back before the constraint
     net = _net(
         "  - {type: dense, units: 2}\n",
         "mse",
-        "optimizer: {type: sgd, lr: 10.0}\nregularization: {max_norm: 0.5}\n",
+        f"optimizer: {opt}\nregularization: {{max_norm: 0.5}}\n",
     )
     graphs = training_graphs(net, np.float64)
     values = net.initial_values(0, np.float64)
@@ -224,6 +226,7 @@ def test_max_norm_constrains_each_unit():
         "step": np.array(0, np.int64),
         "lr": np.array(10.0),
         **values,
+        **graphs.initial_state(np.float64),
     }
     res = dict(
         zip(

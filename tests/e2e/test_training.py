@@ -48,7 +48,7 @@ def summary(run: Path) -> dict:
 # -- the three engines agree on the train step -------------------------------------------------
 def _trajectory(run_fn, graphs, net, batches, steps=20):
     vals = net.initial_values(0)
-    carried = {**vals, **{s: np.zeros_like(vals[s.rsplit(".", 1)[0]]) for s in graphs.state_names}}
+    carried = {**vals, **graphs.initial_state()}
     outs = [o.name for o in graphs.train_step.graph.output]
     rng = np.random.default_rng(0)
     losses = []
