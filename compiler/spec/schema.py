@@ -74,7 +74,11 @@ TRAIN = {
         "fine-tuning: copy parameters from an earlier run",
         None,
     ),
-    "nan_guard": o.boolean("stop at the first non-finite loss or gradient", True),
+    "nan_guard": o.boolean(
+        "stop at the first non-finite loss or gradient, naming the tensor; false skips such "
+        "steps' updates and goes on",
+        True,
+    ),
 }
 
 INPUT = {

@@ -356,3 +356,16 @@ def test_cuda_request_without_gpu_is_one_clear_line(tmp_path, capsys):
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --device cuda:")
+
+
+def test_without_the_nan_guard_non_finite_steps_are_skipped(tmp_path):
+    spec = tmp_path / "blowup.yaml"
+    spec.write_text(
+        (SPECS / "iris-mlp.yaml")
+        .read_text()
+        .replace("lr: 0.01", "lr: 1.0e+30")
+        .replace("epochs: 100", "epochs: 3, nan_guard: false")
+    )
+    code, run = train(tmp_path, spec)
+    assert code == 0
+    assert all(np.all(np.isfinite(v)) for v in final(run).values())
