@@ -27,6 +27,8 @@ from nnc.runtime.session import Compiled, RunError, compile_training, export_mod
 
 EXIT_OK, EXIT_ERROR, EXIT_NAN, EXIT_INTERRUPTED = 0, 1, 3, 130
 CHECKPOINT_SECONDS = 10.0
+# the loop state a checkpoint carries so that a resumed run continues bit for bit
+RESUMED = ("epoch", "batch", "step", "history", "best", "best_epoch", "wait", "sums", "count")
 
 
 class NanGuardStop(Exception):
@@ -154,17 +156,7 @@ class Trainer:
         if resume is not None:
             tensors, meta = resume["tensors"], resume["meta"]
             stepper.load(tensors)
-            for k in (
-                "epoch",
-                "batch",
-                "step",
-                "history",
-                "best",
-                "best_epoch",
-                "wait",
-                "sums",
-                "count",
-            ):
+            for k in RESUMED:
                 state[k] = meta[k]
             rng.bit_generator.state = meta["rng"]
             state["perm"] = tensors.get("__perm__")
@@ -368,20 +360,7 @@ class Trainer:
         tensors = stepper.values()
         if state.get("perm") is not None and state["batch"] > 0:
             tensors["__perm__"] = np.asarray(state["perm"])
-        meta = {
-            k: state[k]
-            for k in (
-                "epoch",
-                "batch",
-                "step",
-                "history",
-                "best",
-                "best_epoch",
-                "wait",
-                "sums",
-                "count",
-            )
-        }
+        meta = {k: state[k] for k in RESUMED}
         meta.update(
             {
                 "kind": kind,

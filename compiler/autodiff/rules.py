@@ -405,14 +405,19 @@ def _loss_scale(g: GradContext, node, dy: str, labels: str) -> str:
     return b.op("Div", [dy, n])
 
 
+def _supported_loss_node(g: GradContext, node) -> None:
+    what = node.op_type
+    if len(node.input) > 2 and node.input[2]:
+        raise NotImplementedError(f"{what} gradient with class weights")
+    if "ignore_index" in attrs(node):  # ignored rows would need a zero gradient and a smaller N
+        raise NotImplementedError(f"{what} gradient with ignore_index")
+    if g.rank(node.input[0]) != 2:
+        raise NotImplementedError(f"{what} gradient for rank > 2 scores")
+
+
 @rule("SoftmaxCrossEntropyLoss", saves=("x",), nondiff=(1, 2))
 def _softmax_ce(g, node, dys):
-    if len(node.input) > 2 and node.input[2]:
-        raise NotImplementedError("SoftmaxCrossEntropyLoss gradient with class weights")
-    if "ignore_index" in attrs(node):  # ignored rows would need a zero gradient and a smaller N
-        raise NotImplementedError("SoftmaxCrossEntropyLoss gradient with ignore_index")
-    if g.rank(node.input[0]) != 2:
-        raise NotImplementedError("SoftmaxCrossEntropyLoss gradient for rank > 2 scores")
+    _supported_loss_node(g, node)
     z, t = node.input[:2]
     b = g.b
     # d/dz mean(-log softmax(z)[t]) = (softmax(z) - onehot(t)) / N
@@ -422,12 +427,7 @@ def _softmax_ce(g, node, dys):
 
 @rule("NegativeLogLikelihoodLoss", saves=(), nondiff=(1, 2))
 def _nll(g, node, dys):
-    if len(node.input) > 2 and node.input[2]:
-        raise NotImplementedError("NegativeLogLikelihoodLoss gradient with class weights")
-    if "ignore_index" in attrs(node):  # ignored rows would need a zero gradient and a smaller N
-        raise NotImplementedError("NegativeLogLikelihoodLoss gradient with ignore_index")
-    if g.rank(node.input[0]) != 2:
-        raise NotImplementedError("NegativeLogLikelihoodLoss gradient for rank > 2 inputs")
+    _supported_loss_node(g, node)
     lp, t = node.input[:2]
     b = g.b
     return [
