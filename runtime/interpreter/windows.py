@@ -82,6 +82,22 @@ def output_size(
     return out
 
 
+def pool_geometry(x: np.ndarray, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode):
+    """kernel, strides, dilations, begin/end pads and output lengths of a pooling node."""
+    kernel = int_list(kernel_shape)
+    n = len(kernel)
+    lengths = x.shape[2:]
+    strides, dilations = defaults(strides, n, 1), defaults(dilations, n, 1)
+    begin, end = conv_pads(lengths, kernel, strides, dilations, pads, auto_pad, crop=True)
+    out = [
+        output_size(length, extent, s, b0, e0, bool(ceil_mode))
+        for length, extent, s, b0, e0 in zip(
+            lengths, effective(kernel, dilations), strides, begin, end, strict=False
+        )
+    ]
+    return kernel, strides, dilations, begin, end, out
+
+
 def sliding_windows(
     x: np.ndarray,
     kernel: Sequence[int],

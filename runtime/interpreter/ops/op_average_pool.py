@@ -1,12 +1,9 @@
 import numpy as np
 
-from nnc.runtime.interpreter.kernel import Kernel, int_list
+from nnc.runtime.interpreter.kernel import Kernel
 from nnc.runtime.interpreter.registry import register
 from nnc.runtime.interpreter.windows import (
-    conv_pads,
-    defaults,
-    effective,
-    output_size,
+    pool_geometry,
     sliding_windows,
 )
 
@@ -30,17 +27,10 @@ class AveragePool(Kernel):
         pads=None,
         strides=None,
     ):
-        kernel = int_list(kernel_shape)
-        n = len(kernel)
-        lengths = x.shape[2:]
-        strides, dilations = defaults(strides, n, 1), defaults(dilations, n, 1)
-        begin, end = conv_pads(lengths, kernel, strides, dilations, pads, auto_pad, crop=True)
-        out = [
-            output_size(length, extent, s, b0, e0, bool(ceil_mode))
-            for length, extent, s, b0, e0 in zip(
-                lengths, effective(kernel, dilations), strides, begin, end, strict=False
-            )
-        ]
+        kernel, strides, dilations, begin, end, out = pool_geometry(
+            x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode
+        )
+        n, lengths = len(kernel), x.shape[2:]
         window_axes = tuple(range(2 + n, 2 + 2 * n))
         sums = np.sum(
             sliding_windows(x, kernel, strides, dilations, begin, out, 0), axis=window_axes

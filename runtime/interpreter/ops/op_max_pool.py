@@ -2,13 +2,10 @@ import math
 
 import numpy as np
 
-from nnc.runtime.interpreter.kernel import Kernel, int_list, lowest
+from nnc.runtime.interpreter.kernel import Kernel, lowest
 from nnc.runtime.interpreter.registry import register
 from nnc.runtime.interpreter.windows import (
-    conv_pads,
-    defaults,
-    effective,
-    output_size,
+    pool_geometry,
     sliding_windows,
 )
 
@@ -33,17 +30,10 @@ class MaxPool(Kernel):
         storage_order=0,
         strides=None,
     ):
-        kernel = int_list(kernel_shape)
-        n = len(kernel)
-        lengths = x.shape[2:]
-        strides, dilations = defaults(strides, n, 1), defaults(dilations, n, 1)
-        begin, end = conv_pads(lengths, kernel, strides, dilations, pads, auto_pad, crop=True)
-        out = [
-            output_size(length, extent, s, b0, e0, bool(ceil_mode))
-            for length, extent, s, b0, e0 in zip(
-                lengths, effective(kernel, dilations), strides, begin, end, strict=False
-            )
-        ]
+        kernel, strides, dilations, begin, end, out = pool_geometry(
+            x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode
+        )
+        n, lengths = len(kernel), x.shape[2:]
         # Pads hold the lowest finite value (not -inf), as in ONNX Runtime: a window over
         # padding only gives that value.
         fill = np.finfo(x.dtype).min if x.dtype.kind == "f" else lowest(x.dtype)
