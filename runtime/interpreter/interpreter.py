@@ -251,7 +251,7 @@ class Interpreter:
             raise InterpreterError(f"requested value(s) {unknown} are not in the graph")
         wanted = set(names)
         with np.errstate(all="ignore"):
-            for step in self._steps:
+            for step in self._needed(tuple(names)):
                 produced = self._run_step(step, values)
                 values.update(produced)
                 if observer is not None:
@@ -261,6 +261,20 @@ class Interpreter:
                         values.pop(name, None)
         fed_ids = {id(array) for array in fed.values()}
         return [self._owned(values[name], fed_ids) for name in names]
+
+    def _needed(self, names: tuple[str, ...]) -> list[_Step]:
+        """The steps the requested values depend on (asking for the loss alone skips a whole
+        backward pass), in graph order; cached per request."""
+        cache = self.__dict__.setdefault("_needed_cache", {})
+        if names not in cache:
+            live = set(names)
+            keep = []
+            for step in reversed(self._steps):
+                if any(o in live for o in step.node.output if o):
+                    keep.append(step)
+                    live.update(i for i in step.node.input if i)
+            cache[names] = keep[::-1]
+        return cache[names]
 
     @staticmethod
     def _owned(value: np.ndarray, fed_ids: set[int]) -> np.ndarray:

@@ -312,3 +312,29 @@ def test_interpreter_imports_no_compiler_runtime_or_reference_code():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_only_the_nodes_a_request_needs_run():
+    from onnx import TensorProto, helper
+
+    from nnc.runtime.interpreter import Interpreter, InterpreterError
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y1", "y2")]
+    bad_shape = helper.make_tensor("bad", TensorProto.INT64, [1], [7])
+    graph = helper.make_graph(
+        [
+            helper.make_node("Relu", ["x"], ["y1"]),
+            helper.make_node("Reshape", ["x", "bad"], ["y2"]),
+        ],
+        "g",
+        [x],
+        outs,
+        initializer=[bad_shape],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    interp = Interpreter(model)
+    feeds = {"x": np.array([[-1.0, 2.0, 3.0], [4.0, -5.0, 6.0]], np.float32)}
+    assert interp.run(["y1"], feeds)[0].tolist() == [[0.0, 2.0, 3.0], [4.0, 0.0, 6.0]]
+    with pytest.raises(InterpreterError, match="Reshape"):
+        interp.run(["y2"], feeds)
