@@ -196,7 +196,7 @@ def _training_graph(net: Network, dtype, kind: str, steps_per_epoch: int):
         return b.model(doc=f"nnc gradient graph of {spec.name}"), random_inputs, {}
 
     # -- train step: optimizer update ------------------------------------------------------------
-    opt = dict(spec.optimizer or {"type": "sgd", **_sgd_defaults()})
+    opt = dict(spec.optimizer)
     odef = OPTIMIZERS[opt["type"]]
     step = b.add_input("step", [], np.int64)
     lr_in = b.add_input("lr", [])
@@ -282,12 +282,6 @@ def _update_groups(trainable: list[ParamDecl], odef, state_kinds) -> list[list[P
     if len(small) > 1:
         return [small, *groups]
     return [[p] for p in trainable]
-
-
-def _sgd_defaults() -> dict:
-    from nnc.compiler import options as o
-
-    return o.defaults(OPTIMIZERS["sgd"].options)
 
 
 def describe(model: onnx.ModelProto) -> dict:

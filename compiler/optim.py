@@ -346,5 +346,10 @@ def optimizer_defs() -> dict:
     return o.family_defs("optimizer", OPTIMIZERS)
 
 
-def optimizer_options(cfg: dict) -> dict:
+DEFAULT_OPTIMIZER = "sgd"  # what a spec without an optimizer: section trains with
+
+
+def optimizer_options(cfg: dict | None) -> dict:
+    """The optimizer section with defaults filled; no section means plain SGD at its defaults."""
+    cfg = dict(cfg or {"type": DEFAULT_OPTIMIZER})
     return {**o.defaults(OPTIMIZERS[cfg["type"]].options), **cfg}

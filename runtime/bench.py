@@ -59,7 +59,7 @@ class TrainLoop:
         self.stepper = engine.stepper(self.graphs.train_step, carried)
         self.batches = synthetic_batches(net, batch, batches, seed)
         self.rng = np.random.default_rng(seed)
-        self.lr = np.array((net.spec.optimizer or {"lr": 0.01})["lr"], dtype=np.float32)
+        self.lr = np.array(net.spec.optimizer["lr"], dtype=np.float32)
         self.step_no = 0
         self.batch = batch
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 import onnx
 
-NEXT = ".next"
+from nnc.compiler.graphs import NEXT  # the carried-tensor suffix, named once
 
 
 class EngineError(Exception):

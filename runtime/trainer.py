@@ -75,8 +75,7 @@ class Trainer:
         g = self.compiled.graphs
         self.random_inputs = g.random_inputs
         self.state_names = g.state_names
-        opt = spec.optimizer or {"lr": 0.01}
-        self.lr = np.array(opt["lr"], dtype=np.float32)
+        self.lr = np.array(spec.optimizer["lr"], dtype=np.float32)
         self.ckpt_dir = self.run_dir / "checkpoints"
         self._eval = None
 

@@ -59,7 +59,7 @@ class Spec:
     layers: tuple[LayerSpec, ...]
     loss: tuple[str, Mapping[str, Any]] | None
     regularization: Mapping[str, Any]
-    optimizer: Mapping[str, Any] | None
+    optimizer: Mapping[str, Any]  # defaults filled; plain SGD when the spec names none
     train: Mapping[str, Any]
     data: Mapping[str, Any] | None
     document: Mapping[str, Any]  # the validated document as written (no defaults filled)
@@ -163,7 +163,7 @@ def spec_from_document(doc, source, filename: str, base_dir: str) -> Spec:
         layers=tuple(layers),
         loss=loss,
         regularization=_freeze({**o.defaults(REGULARIZATION), **doc.get("regularization", {})}),
-        optimizer=_freeze(optimizer_options(optimizer)) if optimizer else None,
+        optimizer=_freeze(optimizer_options(optimizer)),
         train=_freeze(train),
         data=_freeze(doc["data"]) if doc.get("data") is not None else None,
         document=_freeze(doc),
