@@ -10,12 +10,12 @@ import onnx
 
 from nnc.compiler import __version__
 from nnc.compiler.autodiff import gradients
-from nnc.compiler.builder import GraphBuilder, elem_type
-from nnc.compiler.layers import LowerCtx, ParamDecl
-from nnc.compiler.losses import LOSSES, metrics
+from nnc.compiler.builder import GraphBuilder
+from nnc.compiler.layers import LowerCtx
+from nnc.compiler.losses import LOSSES, metrics, scores
 from nnc.compiler.network import Network
-from nnc.compiler.optim import OPTIMIZERS, schedule_lr
 from nnc.compiler.spec.model import thaw
+from nnc.compiler.update import append_update
 
 NEXT = ".next"  # suffix of an output that feeds the same-named input at the next step
 
@@ -89,11 +89,11 @@ def inference_model(
             b.op("ArgMax", ["y"], ["label"], axis=-1, keepdims=0)
             b.add_output("label", ["N"], np.int64)
         elif kind in ("binary", "multilabel"):
-            pre = ctx.pre_activation.get(net.output)
-            score, cut = (pre[1], 0.0) if pre and pre[0] == "sigmoid" else ("y", 0.5)
+            ldef = LOSSES[net.spec.loss[0]]
+            score = scores(ldef, "y", ctx.pre_activation.get(net.output))
             b.op(
                 "Cast",
-                [b.op("Greater", [score, b.scalar(cut)])],
+                [b.op("Greater", [score, b.scalar(ldef.threshold)])],
                 ["label"],
                 to=onnx.TensorProto.INT64,
             )
@@ -126,38 +126,28 @@ def _regularization(b: GraphBuilder, net: Network, terms: list[str]) -> None:
             terms.append(b.op("Mul", [total, b.scalar(reg["l1"])]))
 
 
-def _max_norm(b: GraphBuilder, p: ParamDecl, value: str, limit: float) -> str:
-    axes = list(p.max_norm_axes or range(len(p.shape)))
-    norm = b.op(
-        "Sqrt", [b.op("ReduceSum", [b.op("Mul", [value, value]), b.ints(axes)], keepdims=1)]
-    )
-    scale = b.op(
-        "Min", [b.op("Div", [b.scalar(limit), b.op("Add", [norm, b.scalar(1e-7)])]), b.scalar(1.0)]
-    )
-    return b.op("Mul", [value, scale])
-
-
 def training_graphs(net: Network, dtype=np.float32, steps_per_epoch: int = 1) -> TrainingGraphs:
     """The gradient, train-step and eval graphs. Parameters are graph inputs, so a trainer keeps
     them in device buffers and feeds each step's `.next` outputs back in."""
     if net.spec.loss is None:
         raise ValueError("training graphs need a loss in the spec")
-    built = {
-        kind: _training_graph(net, dtype, kind, steps_per_epoch)
-        for kind in ("gradient", "train_step", "eval")
-    }
+    gradient, random_inputs = _gradient_graph(net, dtype)
+    train_step, state_shapes = _train_step_graph(net, dtype, steps_per_epoch)
     return TrainingGraphs(
-        gradient=built["gradient"][0],
-        train_step=built["train_step"][0],
-        eval=built["eval"][0],
-        random_inputs=built["train_step"][1],
-        state_shapes=built["train_step"][2],
+        gradient=gradient,
+        train_step=train_step,
+        eval=_loss_graph(net, dtype, "eval")[0].model(doc=f"nnc eval graph of {net.spec.name}"),
+        random_inputs=random_inputs,
+        state_shapes=state_shapes,
     )
 
 
-def _training_graph(net: Network, dtype, kind: str, steps_per_epoch: int):
+def _loss_graph(net: Network, dtype, kind: str) -> tuple[GraphBuilder, LowerCtx, str]:
+    """Inputs x, y and every parameter -> outputs loss and metric.*: the part every training
+    graph shares. `kind` names the graph and picks the mode (eval: inference behaviour)."""
     spec = net.spec
     target = net.target()
+    ldef = LOSSES[spec.loss[0]]
     b = GraphBuilder(f"{spec.name}.{kind}", dtype)
     x = b.add_input("x", ["N", *spec.input_shape])
     if target.kind == "class_index":
@@ -168,120 +158,70 @@ def _training_graph(net: Network, dtype, kind: str, steps_per_epoch: int):
         b.add_input(p.name, list(p.shape))
     ctx = LowerCtx(b, "eval" if kind == "eval" else "train", {p.name: p.name for p in net.params})
     y = lower_network(net, ctx, x)
-    pre = ctx.pre_activation.get(net.output)
-    loss_name, loss_opts = spec.loss
+    s = scores(ldef, y, ctx.pre_activation.get(net.output))
     with b.scope("loss"):
-        terms = [
-            LOSSES[loss_name].lower(b, y, pre, t, num_classes=target.num_classes, **dict(loss_opts))
-        ]
+        opts = dict(spec.loss[1])
+        terms = [ldef.lower(b, s, t, num_classes=target.num_classes, **opts)]
         _regularization(b, net, terms)
         loss = terms[0] if len(terms) == 1 else b.op("Sum", terms)
     with b.scope("metrics"):
-        mets = metrics(b, target, y, pre, t)
+        mets = metrics(b, ldef, target, y, s, t)
     loss = b.rename(loss, "loss")
     b.add_output("loss", [])
     for k, v in mets.items():
         b.rename(v, f"metric.{k}")
         b.add_output(f"metric.{k}", [])
-    random_inputs = {name: list(shape) for name, shape in ctx.random_inputs}
-    if kind == "eval":
-        return b.model(doc=f"nnc eval graph of {spec.name}"), random_inputs, {}
+    return b, ctx, loss
 
+
+def _gradients(b: GraphBuilder, net: Network, loss: str) -> dict[str, str]:
     trainable = net.trainable()
-    grads = gradients(b, loss, [p.name for p in trainable]) if trainable else {}
-    if kind == "gradient":
-        for p in trainable:
-            b.rename(grads[p.name], f"grad.{p.name}")
-            b.add_output(f"grad.{p.name}", list(p.shape))
-        return b.model(doc=f"nnc gradient graph of {spec.name}"), random_inputs, {}
+    return gradients(b, loss, [p.name for p in trainable]) if trainable else {}
 
-    # -- train step: optimizer update ------------------------------------------------------------
-    opt = dict(spec.optimizer)
-    odef = OPTIMIZERS[opt["type"]]
+
+def _gradient_graph(net: Network, dtype) -> tuple[onnx.ModelProto, dict[str, list[int]]]:
+    b, ctx, loss = _loss_graph(net, dtype, "gradient")
+    grads = _gradients(b, net, loss)
+    for p in net.trainable():
+        b.rename(grads[p.name], f"grad.{p.name}")
+        b.add_output(f"grad.{p.name}", list(p.shape))
+    random_inputs = {name: list(shape) for name, shape in ctx.random_inputs}
+    return b.model(doc=f"nnc gradient graph of {net.spec.name}"), random_inputs
+
+
+def _train_step_graph(
+    net: Network, dtype, steps_per_epoch: int
+) -> tuple[onnx.ModelProto, dict[str, list[int]]]:
+    """The gradient graph with the optimizer update appended: every parameter, optimizer state
+    and running statistic comes out as `<name>.next`, to be fed back at the next step."""
+    b, ctx, loss = _loss_graph(net, dtype, "train_step")
+    grads = _gradients(b, net, loss)
     step = b.add_input("step", [], np.int64)
     lr_in = b.add_input("lr", [])
-    state_shapes: dict[str, list[int]] = {}
-    with b.scope("optimizer"):
-        schedule = thaw(opt.get("schedule"))
-        t0 = b.op("Cast", [step], to=elem_type(dtype)) if schedule or odef.needs_step else None
-        t1 = b.op("Add", [t0, b.scalar(1.0)]) if odef.needs_step else None
-        lr = schedule_lr(b, lr_in, t0, schedule, steps_per_epoch) if schedule else lr_in
-        sq = [b.op("ReduceSumSquare", [grads[p.name]], keepdims=0) for p in trainable]
-        norm = b.op("Sqrt", [sq[0] if len(sq) == 1 else b.op("Sum", sq)]) if sq else b.scalar(0.0)
-        scale = None
-        if opt.get("clip_norm"):
-            c = b.scalar(float(opt["clip_norm"]))
-            scale = b.op("Div", [c, b.op("Max", [norm, c])])
-        wd = float(opt.get("weight_decay") or 0.0)
-        hyper = {k: v for k, v in opt.items() if k not in ("type", "lr", "clip_norm", "schedule")}
-        if opt["type"] != "adamw":
-            hyper.pop("weight_decay", None)
-        state_kinds = odef.state_for(hyper)
-        max_norm = spec.regularization.get("max_norm")
-        for group in _update_groups(trainable, odef, state_kinds):
-            fused = len(group) > 1
-            name = "optimizer.fused" if fused else group[0].name
-            size = sum(int(np.prod(p.shape)) for p in group)
-            shape = [size] if fused else list(group[0].shape)
-            with b.scope(name):
-                if fused:  # one flat update over several small parameters
-                    flat = b.ints([-1])
-                    param = b.op("Concat", [b.op("Reshape", [p.name, flat]) for p in group], axis=0)
-                    g = b.op(
-                        "Concat", [b.op("Reshape", [grads[p.name], flat]) for p in group], axis=0
-                    )
-                else:
-                    param, g = group[0].name, grads[group[0].name]
-                if scale is not None:
-                    g = b.op("Mul", [g, scale])
-                if wd and opt["type"] != "adamw":
-                    g = b.op("Add", [g, b.op("Mul", [param, b.scalar(wd)])])
-                state = {}
-                for s in state_kinds:
-                    state[s] = b.add_input(f"{name}.{s}", shape)
-                    state_shapes[f"{name}.{s}"] = shape
-                new_param, new_state = odef.update(b, param, g, state, lr, t1, **hyper)
-                if fused:
-                    sizes = b.ints([int(np.prod(p.shape)) for p in group])
-                    parts = b.op("Split", [new_param, sizes], outputs=len(group), axis=0)
-                    news = [b.op("Reshape", [v, b.ints(p.shape)]) for v, p in zip(parts, group)]
-                else:
-                    news = [new_param]
-                for p, new_p in zip(group, news):
-                    if max_norm and p.max_norm_axes is not None:
-                        new_p = _max_norm(b, p, new_p, float(max_norm))
-                    b.rename(new_p, p.name + NEXT)
-                    b.add_output(p.name + NEXT, list(p.shape))
-            for s in state_kinds:
-                sname = f"{name}.{s}"
-                b.rename(new_state.get(s, sname), sname + NEXT)
-                b.add_output(sname + NEXT, shape)
+    upd = append_update(
+        b,
+        net.trainable(),
+        grads,
+        net.spec.optimizer,
+        step,
+        lr_in,
+        max_norm=net.spec.regularization.get("max_norm"),
+        steps_per_epoch=steps_per_epoch,
+    )
     shapes = {p.name: list(p.shape) for p in net.params}
-    for sname, value in ctx.state_updates.items():
-        b.rename(value, sname + NEXT)
-        b.add_output(sname + NEXT, shapes[sname])  # the checker wants a shape on every output
-    b.rename(norm, "grad_norm")
+    carried = {**upd.new_values, **ctx.state_updates}
+    for name in [p.name for p in net.params if p.name in carried]:
+        b.rename(carried[name], name + NEXT)
+        b.add_output(name + NEXT, shapes[name])  # the checker wants a shape on every output
+    for name, value in upd.new_state.items():
+        b.rename(value, name + NEXT)
+        b.add_output(name + NEXT, upd.state_shapes[name])
+    b.rename(upd.grad_norm, "grad_norm")
     b.add_output("grad_norm", [])
-    if schedule:  # without one the rate is the `lr` input itself
-        b.rename(lr, "lr_used")
+    if upd.scheduled:  # without a schedule the rate is the `lr` input itself
+        b.rename(upd.lr, "lr_used")
         b.add_output("lr_used", [])
-    return b.model(doc=f"nnc train-step graph of {spec.name}"), random_inputs, state_shapes
-
-
-# Parameters up to this size share one flat optimizer update when the optimizer spends several
-# ops per parameter: for small networks the per-op cost of the runtime, not arithmetic, is the
-# bound (XOR with Adam: 97 -> 62 nodes per step).
-FUSE_MAX_SIZE = 16384
-
-
-def _update_groups(trainable: list[ParamDecl], odef, state_kinds) -> list[list[ParamDecl]]:
-    if not state_kinds or odef.name == "sgd":  # SGD's update is as cheap as the fusing
-        return [[p] for p in trainable]
-    small = [p for p in trainable if int(np.prod(p.shape)) <= FUSE_MAX_SIZE]
-    groups = [[p] for p in trainable if int(np.prod(p.shape)) > FUSE_MAX_SIZE]
-    if len(small) > 1:
-        return [small, *groups]
-    return [[p] for p in trainable]
+    return b.model(doc=f"nnc train-step graph of {net.spec.name}"), upd.state_shapes
 
 
 def describe(model: onnx.ModelProto) -> dict:

@@ -21,15 +21,33 @@ class Target:
 
 @dataclass(frozen=True)
 class LossDef:
+    """A loss and its policy: which final activations it reads through, what it needs of the
+    output, and which activations it cannot follow. Shared code reads these fields; it never
+    tests a loss's name."""
+
     name: str
     description: str
     target: Callable[[tuple[int, ...]], Target]
-    # (b, output, pre-activation (act name, tensor) or None, target tensor, options) -> scalar
+    # (b, scores, targets, *, num_classes, **options) -> scalar tensor; `scores` is the input of
+    # a final activation named in reads_through, else the network's output
     lower: Callable[..., str]
     options: Mapping[str, o.Option] = field(default_factory=dict)
+    reads_through: tuple[str, ...] = ()
+    min_classes: int = 1  # the output's last axis needs at least this many values
+    few_classes_hint: str = ""  # what to use instead when it has fewer
+    refuses_after: Mapping[str, str] = field(default_factory=dict)  # final activation -> why
+    # binary and multi-label decisions: the score above which a label is 1 (0 on logits)
+    threshold: float = 0.0
 
 
 LOSSES: Registry[LossDef] = Registry("loss")
+
+
+def scores(ldef: LossDef, y: str, pre: tuple[str, str] | None) -> str:
+    """The tensor a loss reads: the logits before a final activation it reads through, else y."""
+    if pre is not None and pre[0] in ldef.reads_through:
+        return pre[1]
+    return y
 
 
 def _real(shape):
@@ -48,16 +66,16 @@ def _mean(b: GraphBuilder, x: str) -> str:
     return b.op("ReduceMean", [x], keepdims=0)
 
 
-def _mse(b, y, pre, t, **_):
+def _mse(b, y, t, **_):
     d = b.op("Sub", [y, t])
     return _mean(b, b.op("Mul", [d, d]))
 
 
-def _mae(b, y, pre, t, **_):
+def _mae(b, y, t, **_):
     return _mean(b, b.op("Abs", [b.op("Sub", [y, t])]))
 
 
-def _huber(b, y, pre, t, delta=1.0, **_):
+def _huber(b, y, t, delta=1.0, **_):
     a = b.op("Abs", [b.op("Sub", [y, t])])
     quad = b.op("Min", [a, b.scalar(delta)])
     lin = b.op("Sub", [a, quad])
@@ -65,33 +83,31 @@ def _huber(b, y, pre, t, delta=1.0, **_):
     return _mean(b, b.op("Add", [q2, b.op("Mul", [lin, b.scalar(delta)])]))
 
 
-def logits_of(y: str, pre, act: str) -> str | None:
-    return pre[1] if pre is not None and pre[0] == act else None
-
-
-def _bce(b, y, pre, t, **_):
-    # Stable form on logits z: max(z, 0) - z t + log(1 + e^-|z|); a final sigmoid is folded in.
-    z = logits_of(y, pre, "sigmoid") or y
+def _bce(b, z, t, **_):
+    # Stable form on logits z: max(z, 0) - z t + log(1 + e^-|z|)
     softplus = b.op("Softplus", [b.op("Neg", [b.op("Abs", [z])])])
     per = b.op("Add", [b.op("Sub", [b.op("Relu", [z]), b.op("Mul", [z, t])]), softplus])
     return _mean(b, per)
 
 
-def _cross_entropy(b, y, pre, t, **_):
-    # a final softmax or log_softmax is folded into the fused loss on the logits before it
-    z = logits_of(y, pre, "softmax") or logits_of(y, pre, "log_softmax") or y
+def _cross_entropy(b, z, t, **_):
     return b.op("SoftmaxCrossEntropyLoss", [z, t], reduction="mean")
 
 
-def _hinge(b, y, pre, t, margin=1.0, num_classes=2, **_):
+def _hinge(b, s, t, margin=1.0, num_classes=2, **_):
     # Multiclass SVM (Weston-Watkins): sum over j != y of max(0, s_j - s_y + margin).
-    s = logits_of(y, pre, "softmax") or y
     onehot = b.one_hot(t, num_classes)
     s_y = b.op("ReduceSum", [b.op("Mul", [s, onehot]), b.ints([-1])], keepdims=1)
     margins = b.op("Relu", [b.op("Add", [b.op("Sub", [s, s_y]), b.scalar(margin)])])
     margins = b.op("Mul", [margins, b.op("Sub", [b.scalar(1.0), onehot])])
     return _mean(b, b.op("ReduceSum", [margins, b.ints([-1])], keepdims=0))
 
+
+_PROBABILITIES = {
+    act: "binary_cross_entropy after {act}: use cross_entropy for softmax outputs, "
+    "or a sigmoid output".replace("{act}", act)
+    for act in ("softmax", "log_softmax")
+}
 
 LOSSES.add("mse", LossDef("mse", "mean squared error", _real, _mse))
 LOSSES.add("mae", LossDef("mae", "mean absolute error (L1)", _real, _mae))
@@ -113,6 +129,8 @@ LOSSES.add(
         "the network's output is read as logits unless its last activation is sigmoid",
         _binary,
         _bce,
+        reads_through=("sigmoid",),
+        refuses_after=_PROBABILITIES,
     ),
 )
 LOSSES.add(
@@ -123,6 +141,9 @@ LOSSES.add(
         "the output is read as logits unless the last activation is softmax or log_softmax",
         _classes,
         _cross_entropy,
+        reads_through=("softmax", "log_softmax"),
+        min_classes=2,
+        few_classes_hint="use binary_cross_entropy for one sigmoid output",
     ),
 )
 LOSSES.add(
@@ -133,23 +154,26 @@ LOSSES.add(
         _classes,
         _hinge,
         {"margin": o.number("required margin of the true class", 1.0, exclusive_minimum=0)},
+        reads_through=("softmax",),
+        min_classes=2,
+        few_classes_hint="use binary_cross_entropy for one sigmoid output",
     ),
 )
 
 
-def metrics(b: GraphBuilder, target: Target, y: str, pre, t: str) -> dict[str, str]:
-    """Metrics as graph outputs: accuracy for classification, MAE for regression."""
+def metrics(b: GraphBuilder, ldef: LossDef, target: Target, y: str, s: str, t: str) -> dict:
+    """Metrics as graph outputs: accuracy for classification (decided on the loss's scores `s`),
+    MAE for regression."""
     to = elem_type(b.dtype)
     if target.kind == "class_index":
-        pred = b.op("ArgMax", [y], axis=-1, keepdims=0)
+        pred = b.op("ArgMax", [s], axis=-1, keepdims=0)
         hit = b.op("Cast", [b.op("Equal", [pred, t])], to=to)
         return {"accuracy": _mean(b, hit)}
     if target.kind in ("binary", "multilabel"):
-        z = logits_of(y, pre, "sigmoid")
-        pred = b.op("Greater", [z, b.scalar(0.0)]) if z else b.op("Greater", [y, b.scalar(0.5)])
+        pred = b.op("Greater", [s, b.scalar(ldef.threshold)])
         hit = b.op("Equal", [b.op("Cast", [pred], to=to), t])
         return {"accuracy": _mean(b, b.op("Cast", [hit], to=to))}
-    return {"mae": _mae(b, y, pre, t)}
+    return {"mae": _mae(b, y, t)}
 
 
 def loss_ref(value) -> tuple[str, dict]:

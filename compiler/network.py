@@ -62,29 +62,29 @@ class Network:
     def output_shape(self) -> PerSample:
         return self.shapes[self.output]
 
+    def final_activation(self) -> str | None:
+        """The activation the output layer applies last (None for a linear output)."""
+        return self.nodes[-1].layer.final_activation() if self.nodes else None
+
     def _check_loss(self) -> list[Diagnostic]:
+        """What the loss's definition says it needs of the network's output."""
         if self.spec.loss is None:
             return []
         name, _ = self.spec.loss
+        ldef = LOSSES[name]
         shape = self.output_shape
-        if name in ("cross_entropy", "hinge") and shape[-1] < 2:
+        if shape[-1] < ldef.min_classes:
+            hint = f"; {ldef.few_classes_hint}" if ldef.few_classes_hint else ""
             return [
                 self.spec.error(
                     ("loss",),
-                    f"{name} needs at least 2 classes but the network outputs {list(shape)}; "
-                    "use binary_cross_entropy for one sigmoid output",
+                    f"{name} needs at least {ldef.min_classes} classes but the network outputs "
+                    f"{list(shape)}{hint}",
                 )
             ]
-        last = self.nodes[-1].layer
-        act = last.opts.get("activation") if last.type == "dense" else last.type
-        if name == "binary_cross_entropy" and act in ("softmax", "log_softmax"):
-            return [
-                self.spec.error(
-                    ("loss",),
-                    f"binary_cross_entropy after {act}: use cross_entropy for softmax outputs, "
-                    "or a sigmoid output",
-                )
-            ]
+        act = self.final_activation()
+        if act in ldef.refuses_after:
+            return [self.spec.error(("loss",), ldef.refuses_after[act])]
         return []
 
     def target(self) -> Target:

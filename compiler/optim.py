@@ -1,8 +1,8 @@
-"""Optimizers and learning-rate schedules, lowered to standard ops inside the train-step graph."""
+"""Optimizers, lowered to standard ops inside the train-step graph (compiler/update.py assembles
+the update of every parameter from a definition's per-tensor rule)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -13,6 +13,8 @@ from nnc.compiler.registry import Registry
 
 @dataclass(frozen=True)
 class OptimizerDef:
+    """An optimizer and its policy; shared code reads these fields, never the name."""
+
     name: str
     description: str
     state: tuple[str, ...]  # per-parameter state tensors, same shape as the parameter
@@ -20,12 +22,17 @@ class OptimizerDef:
     update: Callable[..., tuple[str, dict[str, str]]]
     options: Mapping[str, o.Option] = field(default_factory=dict)
     needs_step: bool = False  # bias corrections read the step counter
+    # weight_decay is the optimizer's own (passed to `update`), not an L2 term added to g
+    decoupled_weight_decay: bool = False
+    # small parameters may share one flat update (worth it when the update spends several ops
+    # per tensor; plain SGD's is as cheap as the concatenation)
+    fusable: bool = True
+    # whether a configuration keeps its state (SGD without momentum keeps none)
+    keeps_state: Callable[[Mapping], bool] = lambda hyper: True
 
     def state_for(self, hyper: Mapping) -> tuple[str, ...]:
-        """The state this configuration keeps (plain SGD keeps none)."""
-        if self.name == "sgd" and not hyper.get("momentum"):
-            return ()
-        return self.state
+        """The state this configuration keeps."""
+        return self.state if self.keeps_state(hyper) else ()
 
 
 OPTIMIZERS: Registry[OptimizerDef] = Registry("optimizer")
@@ -120,6 +127,8 @@ OPTIMIZERS.add(
             "momentum": o.number("momentum factor", 0.0, minimum=0, exclusive_maximum=1),
             "nesterov": o.boolean("use Nesterov momentum", False),
         },
+        fusable=False,
+        keeps_state=lambda hyper: bool(hyper.get("momentum")),
     ),
 )
 OPTIMIZERS.add(
@@ -174,172 +183,9 @@ OPTIMIZERS.add(
             "weight_decay": o.number("decoupled weight decay", 0.01, minimum=0),
         },
         needs_step=True,
+        decoupled_weight_decay=True,
     ),
 )
-
-
-# -- learning-rate schedules -------------------------------------------------------------------
-@dataclass(frozen=True)
-class ScheduleDef:
-    name: str
-    description: str
-    # (b, lr, t0 (0-based step as float), opts) -> factor-applied lr
-    lower: Callable[..., str]
-    options: Mapping[str, o.Option] = field(default_factory=dict)
-
-
-SCHEDULES: Registry[ScheduleDef] = Registry("schedule")
-
-_STEPS_UNIT = {
-    "unit": o.choice(
-        "whether step counts below are in iterations or epochs", ["step", "epoch"], "step"
-    ),
-    "warmup": o.integer("linear warmup over this many steps (or epochs) first", 0, minimum=0),
-}
-
-
-def _constant(b, lr, t, **_):
-    return lr
-
-
-def _step_decay(b, lr, t, step_size, gamma=0.1, **_):
-    k = b.op("Floor", [b.op("Div", [t, b.scalar(float(step_size))])])
-    return b.op("Mul", [lr, b.op("Pow", [b.scalar(gamma), k])])
-
-
-def _multistep(b, lr, t, milestones, gamma=0.1, **_):
-    passed = b.op(
-        "Cast",
-        [b.op("GreaterOrEqual", [b.op("Unsqueeze", [t, b.ints([0])]), b.const(milestones)])],
-        to=_ft(b),
-    )
-    k = b.op("ReduceSum", [passed], keepdims=0)
-    return b.op("Mul", [lr, b.op("Pow", [b.scalar(gamma), k])])
-
-
-def _exponential(b, lr, t, decay_steps, decay_rate, staircase=False, **_):
-    k = b.op("Div", [t, b.scalar(float(decay_steps))])
-    if staircase:
-        k = b.op("Floor", [k])
-    return b.op("Mul", [lr, b.op("Pow", [b.scalar(decay_rate), k])])
-
-
-def _inverse_time(b, lr, t, decay_rate, **_):
-    return b.op("Div", [lr, b.op("Add", [b.scalar(1.0), b.op("Mul", [b.scalar(decay_rate), t])])])
-
-
-def _cosine(b, lr, t, decay_steps, min_lr=0.0, **_):
-    frac = b.op("Min", [b.op("Div", [t, b.scalar(float(decay_steps))]), b.scalar(1.0)])
-    cos = b.op("Cos", [b.op("Mul", [frac, b.scalar(math.pi)])])
-    half = b.op("Mul", [b.op("Add", [cos, b.scalar(1.0)]), b.scalar(0.5)])
-    return b.op("Add", [b.scalar(min_lr), b.op("Mul", [b.op("Sub", [lr, b.scalar(min_lr)]), half])])
-
-
-def _ft(b):
-    from nnc.compiler.builder import elem_type
-
-    return elem_type(b.dtype)
-
-
-_POS_STEPS = {"type": "integer", "minimum": 1}
-SCHEDULES.add(
-    "constant", ScheduleDef("constant", "the same rate throughout", _constant, dict(_STEPS_UNIT))
-)
-SCHEDULES.add(
-    "step",
-    ScheduleDef(
-        "step",
-        "lr * gamma^floor(t / step_size)",
-        _step_decay,
-        {
-            **_STEPS_UNIT,
-            "step_size": o.integer("steps between decays", minimum=1),
-            "gamma": o.number("decay factor", 0.1, exclusive_minimum=0),
-        },
-    ),
-)
-SCHEDULES.add(
-    "multistep",
-    ScheduleDef(
-        "multistep",
-        "lr * gamma^(number of milestones reached)",
-        _multistep,
-        {
-            **_STEPS_UNIT,
-            "milestones": o.raw(
-                {"type": "array", "items": _POS_STEPS, "minItems": 1}, "steps at which to decay"
-            ),
-            "gamma": o.number("decay factor", 0.1, exclusive_minimum=0),
-        },
-    ),
-)
-SCHEDULES.add(
-    "exponential",
-    ScheduleDef(
-        "exponential",
-        "lr * decay_rate^(t / decay_steps)",
-        _exponential,
-        {
-            **_STEPS_UNIT,
-            "decay_steps": o.integer("steps per decay_rate factor", minimum=1),
-            "decay_rate": o.number("factor per decay_steps", exclusive_minimum=0),
-            "staircase": o.boolean("decay in whole steps of decay_steps", False),
-        },
-    ),
-)
-SCHEDULES.add(
-    "inverse_time",
-    ScheduleDef(
-        "inverse_time",
-        "lr / (1 + decay_rate * t)",
-        _inverse_time,
-        {**_STEPS_UNIT, "decay_rate": o.number("k in lr / (1 + k t)", minimum=0)},
-    ),
-)
-SCHEDULES.add(
-    "cosine",
-    ScheduleDef(
-        "cosine",
-        "cosine annealing from lr to min_lr over decay_steps, then min_lr",
-        _cosine,
-        {
-            **_STEPS_UNIT,
-            "decay_steps": o.integer("length of the cosine", minimum=1),
-            "min_lr": o.number("final learning rate", 0.0, minimum=0),
-        },
-    ),
-)
-
-_STEP_KEYS = ("step_size", "decay_steps", "warmup")
-
-
-def schedule_lr(b: GraphBuilder, lr: str, t0: str, sched: dict | None, steps_per_epoch: int) -> str:
-    """The learning rate at 0-based step t0 under `sched`, with optional linear warmup."""
-    if not sched:
-        return lr
-    opts = {
-        **o.defaults(SCHEDULES[sched["type"]].options),
-        **{k: v for k, v in sched.items() if k != "type"},
-    }
-    if opts.pop("unit") == "epoch":
-        for k in _STEP_KEYS:
-            if k in opts:
-                opts[k] = opts[k] * steps_per_epoch
-        if "milestones" in opts:
-            opts["milestones"] = [m * steps_per_epoch for m in opts["milestones"]]
-    if "milestones" in opts:
-        opts["milestones"] = [float(m) for m in opts["milestones"]]
-    warmup = opts.pop("warmup")
-    with b.scope("schedule"):
-        out = SCHEDULES[sched["type"]].lower(b, lr, t0, **opts)
-        if warmup:
-            ramp = b.op("Div", [b.op("Add", [t0, b.scalar(1.0)]), b.scalar(float(warmup))])
-            out = b.op("Mul", [out, b.op("Min", [ramp, b.scalar(1.0)])])
-    return out
-
-
-def schedule_defs() -> dict:
-    return o.family_defs("schedule", SCHEDULES)
 
 
 def optimizer_defs() -> dict:

@@ -1,12 +1,21 @@
-"""Explicit registries: a duplicate registration is fatal, an unknown name lists the known ones."""
+"""One registry type for every family of extensions (layers, activations, initializers, losses,
+optimizers, schedules, gradient rules): a duplicate registration is fatal, an unknown name lists
+the known ones with a did-you-mean."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+
+def did_you_mean(word: object, choices) -> str:
+    """' (did you mean 'x'?)' for the closest of `choices`, or ''."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class Registry(Generic[T]):
@@ -15,6 +24,8 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
+        """Decorator form of `add`."""
+
         def add(item: T) -> T:
             self.add(name, item)
             return item
@@ -35,14 +46,30 @@ class Registry(Generic[T]):
             known = ", ".join(sorted(self._items))
             raise KeyError(f"unknown {self.kind} {name!r}{hint} Known: {known}") from None
 
+    def get(self, name: str, default: T | None = None) -> T | None:
+        return self._items.get(name, default)
+
     def __contains__(self, name: object) -> bool:
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._items))
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def items(self) -> list[tuple[str, T]]:
         return sorted(self._items.items())
 
     def names(self) -> list[str]:
         return sorted(self._items)
+
+    @contextmanager
+    def overridden(self, name: str, item: T) -> Iterator[None]:
+        """Temporarily replace an existing entry (for tests that break a rule on purpose)."""
+        old = self[name]
+        self._items[name] = item
+        try:
+            yield
+        finally:
+            self._items[name] = old

@@ -10,36 +10,42 @@ import onnx
 from onnx import helper, shape_inference
 
 from nnc.compiler.builder import GraphBuilder
+from nnc.compiler.registry import Registry
 
 Dim = int | str | None
 
 
 class GradientError(Exception):
-    """A differentiable path goes through an op that has no gradient rule."""
+    """A differentiable path goes through an op that has no gradient rule, or a rule that cannot
+    handle what it is given; the message names the op and says what to change."""
 
 
 @dataclass(frozen=True)
 class Rule:
     fn: Callable[..., Sequence[str | None]]
-    saves: tuple[
-        str, ...
-    ]  # forward values the backward reads, for the reader (x: inputs, y: outputs)
+    # The forward values the backward may read, checked whenever the rule runs (so the training
+    # graph is known to keep only these alive): "x" every input, "x<i>" input i, "y" every
+    # output, "shapes" inputs and outputs only through Shape/Size; a region rule also names the
+    # inner values it saved.
+    saves: tuple[str, ...]
     nondiff: tuple[int, ...]  # input positions that never receive a gradient (indices, shapes...)
 
 
-GRAD_RULES: dict[str, Rule] = {}
+GRAD_RULES: Registry[Rule] = Registry("gradient rule")
 # Rules for composite regions of the forward graph (like JAX's custom_vjp): a layer marks the
 # nodes it emitted as one region of a kind, and the backward pass applies the kind's rule to
 # the region as a whole instead of differentiating its nodes one by one.
-REGION_RULES: dict[str, Rule] = {}
+REGION_RULES: Registry[Rule] = Registry("region rule")
 REGION_OP = "nnc.region"  # op type of the stand-in node; it never appears in an emitted graph
+# Ops whose outputs are piecewise constant or not real numbers (comparisons, indices, shapes):
+# no gradient flows through them. One on the path from a parameter to the loss is an error
+# that says so, rather than a silent zero gradient.
+NON_DIFFERENTIABLE: Registry[str] = Registry("non-differentiable op")
 
 
 def rule(op_type: str, saves: tuple[str, ...] = (), nondiff: tuple[int, ...] = ()):
     def add(fn):
-        if op_type in GRAD_RULES:
-            raise ValueError(f"duplicate gradient rule for {op_type}")
-        GRAD_RULES[op_type] = Rule(fn, saves, nondiff)
+        GRAD_RULES.add(op_type, Rule(fn, saves, nondiff))
         return fn
 
     return add
@@ -49,12 +55,15 @@ def region_rule(kind: str, saves: tuple[str, ...] = ()):
     """Register the rule of a region kind: fn(g, region, dys) -> one gradient per region input."""
 
     def add(fn):
-        if kind in REGION_RULES:
-            raise ValueError(f"duplicate region rule for {kind}")
-        REGION_RULES[kind] = Rule(fn, saves, ())
+        REGION_RULES.add(kind, Rule(fn, saves, ()))
         return fn
 
     return add
+
+
+def non_differentiable(why: str, *op_types: str) -> None:
+    for op_type in op_types:
+        NON_DIFFERENTIABLE.add(op_type, why)
 
 
 def _with_regions(b: GraphBuilder) -> tuple[list, dict]:
@@ -176,11 +185,13 @@ def gradients(
     needs = reach_fwd & reach_bwd
     path = [n for n in nodes if any(o in needs for o in n.output)]
     for n in path:
-        r = rule_of(n)
-        if r is None:
+        if rule_of(n) is None:
             hint = ""
             if n.op_type in ("Greater", "Cast") and "/act/" in n.name:
                 hint = " (the step activation is not differentiable: use sigmoid or tanh to train)"
+            why = NON_DIFFERENTIABLE.get(n.op_type)
+            if why:
+                hint = f"; it is not differentiable ({why}){hint}"
             raise GradientError(
                 f"no gradient rule for op {n.op_type!r} (node {n.name!r}) on the path from the "
                 f"parameters to the loss{hint}"
@@ -188,6 +199,7 @@ def gradients(
 
     shapes = infer_shapes(b, [loss])
     ctx = GradContext(b, shapes, needs)
+    forward = {i.name for i in b.inputs} | {o for n in b.nodes for o in n.output}
     grads: dict[str, list[str]] = {loss: [seed or b.const(1.0)]}
 
     def total(name: str) -> str | None:
@@ -204,8 +216,11 @@ def gradients(
             if all(d is None for d in dys):
                 continue
             r = rule_of(n)
+            unit = regions[n.name] if n.op_type == REGION_OP else n
+            start = len(b.nodes)
             with b.scope(n.name):
-                dxs = r.fn(ctx, regions[n.name] if n.op_type == REGION_OP else n, dys)
+                dxs = r.fn(ctx, unit, dys)
+            _check_saves(b.nodes[start:], r, unit, forward)
             for i, (x, dx) in enumerate(zip(n.input, dxs)):
                 if dx is None or not x or x not in needs or i in r.nondiff:
                     continue
@@ -217,3 +232,34 @@ def gradients(
                 raise GradientError(f"the loss does not depend on parameter {p!r}")
             out[p] = g
     return out
+
+
+_SHAPE_READERS = ("Shape", "Size")
+
+
+def _check_saves(emitted, r: Rule, unit, forward: set[str]) -> None:
+    """A rule may read only the forward values its `saves` declares (see Rule)."""
+    inputs = list(unit.inputs if hasattr(unit, "saved") else unit.input)
+    outputs = list(unit.outputs if hasattr(unit, "saved") else unit.output)
+    allowed: set[str] = set()
+    for token in r.saves:
+        if token == "x":
+            allowed.update(inputs)
+        elif token == "y":
+            allowed.update(outputs)
+        elif token.startswith("x") and token[1:].isdigit():
+            allowed.add(inputs[int(token[1:])])
+        elif token != "shapes":
+            allowed.add(unit.saved[token])  # a region's named inner value
+    by_shape = set(inputs + outputs) if "shapes" in r.saves else set()
+    for node in emitted:
+        for name in node.input:
+            if name not in forward or name in allowed:
+                continue
+            if name in by_shape and node.op_type in _SHAPE_READERS:
+                continue
+            label = getattr(unit, "kind", None) or unit.op_type
+            raise AssertionError(
+                f"the gradient rule of {label} reads the forward value {name!r} (in a "
+                f"{node.op_type} node) but declares saves={r.saves}"
+            )

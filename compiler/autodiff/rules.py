@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnc.compiler.autodiff.core import GradContext, attrs, rule
+from nnc.compiler.autodiff.core import GradContext, GradientError, attrs, non_differentiable, rule
 from nnc.compiler.builder import elem_type
 
 
@@ -136,7 +136,7 @@ def _matmul(g, node, dys):
         return b.op("Transpose", [x], perm=perm)
 
     if ra == 1 or rb == 1:
-        raise NotImplementedError("MatMul with a 1-D operand has no gradient rule yet")
+        raise GradientError("MatMul with a 1-D operand has no gradient rule yet")
     if g.needs(a_):
         da = (
             g.unbroadcast(b.op("MatMul", [dy, t(b_, rb)]), a_, y)
@@ -154,22 +154,22 @@ def _matmul(g, node, dys):
     return [da, db]
 
 
-@rule("Reshape", nondiff=(1,))
+@rule("Reshape", saves=("shapes",), nondiff=(1,))
 def _reshape(g, node, dys):
     return [g.like(dys[0], node.input[0]), None]
 
 
-@rule("Flatten")
+@rule("Flatten", saves=("shapes",))
 def _flatten(g, node, dys):
     return [g.like(dys[0], node.input[0])]
 
 
-@rule("Squeeze", nondiff=(1,))
+@rule("Squeeze", saves=("shapes",), nondiff=(1,))
 def _squeeze(g, node, dys):
     return [g.like(dys[0], node.input[0])] + [None] * (len(node.input) - 1)
 
 
-@rule("Unsqueeze", nondiff=(1,))
+@rule("Unsqueeze", saves=("shapes",), nondiff=(1,))
 def _unsqueeze(g, node, dys):
     return [g.like(dys[0], node.input[0]), None]
 
@@ -188,17 +188,17 @@ def _concat(g, node, dys):
     axis = attrs(node)["axis"]
     sizes = [g.shape(x)[axis] for x in node.input]
     if any(not isinstance(s, int) for s in sizes):
-        raise NotImplementedError("Concat gradient along a dynamic axis")
+        raise GradientError("Concat gradient along a dynamic axis")
     parts = g.b.op("Split", [dys[0], g.b.ints(sizes)], outputs=len(sizes), axis=axis)
     return parts if len(sizes) > 1 else [parts]
 
 
-@rule("ReduceSum", nondiff=(1,))
+@rule("ReduceSum", saves=("shapes",), nondiff=(1,))
 def _reduce_sum(g, node, dys):
     return [_expand_reduced(g, node, dys[0]), None]
 
 
-@rule("ReduceMean", nondiff=(1,))
+@rule("ReduceMean", saves=("shapes",), nondiff=(1,))
 def _reduce_mean(g, node, dys):
     b = g.b
     x, y = node.input[0], node.output[0]
@@ -225,7 +225,7 @@ def _expand_reduced(g: GradContext, node, dy: str) -> str:
     if len(node.input) > 1 and node.input[1]:
         val = g.const_value(node.input[1])
         if val is None:
-            raise NotImplementedError("reduction over axes computed at run time")
+            raise GradientError("reduction over axes computed at run time")
         axes = [int(a) % rank for a in np.asarray(val).ravel()]
     if not axes:
         if at.get("noop_with_empty_axes", 0):
@@ -349,7 +349,7 @@ def _log_softmax(g, node, dys):
 def _minmax(pick_first_op: str):
     def fn(g, node, dys):
         if len(node.input) != 2:
-            raise NotImplementedError(f"{node.op_type} gradient for {len(node.input)} inputs")
+            raise GradientError(f"{node.op_type} gradient for {len(node.input)} inputs")
         a, c = node.input
         y, dy, b = node.output[0], dys[0], g.b
         first = b.op(pick_first_op, [a, c])  # ties go to the first input
@@ -366,7 +366,7 @@ rule("Min", saves=("x",))(_minmax("LessOrEqual"))
 rule("Max", saves=("x",))(_minmax("GreaterOrEqual"))
 
 
-@rule("Where", saves=("condition",), nondiff=(0,))
+@rule("Where", saves=("x0",), nondiff=(0,))
 def _where(g, node, dys):
     c, a, e = node.input
     y, dy, b = node.output[0], dys[0], g.b
@@ -389,7 +389,7 @@ def _cast(g, node, dys):
 def _onehot(g: GradContext, labels: str, scores: str) -> str:
     depth = g.shape(scores)[-1]
     if not isinstance(depth, int):
-        raise NotImplementedError("a loss gradient over a dynamic number of classes")
+        raise GradientError("a loss gradient over a dynamic number of classes")
     return g.b.one_hot(labels, depth)
 
 
@@ -408,11 +408,11 @@ def _loss_scale(g: GradContext, node, dy: str, labels: str) -> str:
 def _supported_loss_node(g: GradContext, node) -> None:
     what = node.op_type
     if len(node.input) > 2 and node.input[2]:
-        raise NotImplementedError(f"{what} gradient with class weights")
+        raise GradientError(f"{what} gradient with class weights")
     if "ignore_index" in attrs(node):  # ignored rows would need a zero gradient and a smaller N
-        raise NotImplementedError(f"{what} gradient with ignore_index")
+        raise GradientError(f"{what} gradient with ignore_index")
     if g.rank(node.input[0]) != 2:
-        raise NotImplementedError(f"{what} gradient for rank > 2 scores")
+        raise GradientError(f"{what} gradient for rank > 2 scores")
 
 
 @rule("SoftmaxCrossEntropyLoss", saves=("x",), nondiff=(1, 2))
@@ -425,7 +425,7 @@ def _softmax_ce(g, node, dys):
     return [b.op("Mul", [diff, _loss_scale(g, node, dys[0], t)]), None, None]
 
 
-@rule("NegativeLogLikelihoodLoss", saves=(), nondiff=(1, 2))
+@rule("NegativeLogLikelihoodLoss", saves=("x1",), nondiff=(1, 2))
 def _nll(g, node, dys):
     _supported_loss_node(g, node)
     lp, t = node.input[:2]
@@ -435,3 +435,27 @@ def _nll(g, node, dys):
         None,
         None,
     ]
+
+
+# -- ops no gradient flows through ----------------------------------------------------------------
+non_differentiable(
+    "a comparison or logical op: its output is boolean",
+    "Greater",
+    "Less",
+    "Equal",
+    "GreaterOrEqual",
+    "LessOrEqual",
+    "Not",
+    "And",
+    "Or",
+    "Xor",
+)
+non_differentiable("its output is an index", "ArgMax", "ArgMin")
+non_differentiable("its output depends only on shapes", "Shape", "Size", "ConstantOfShape", "Range")
+non_differentiable(
+    "piecewise constant: its derivative is zero wherever it exists",
+    "Floor",
+    "Ceil",
+    "Round",
+    "Sign",
+)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from onnx import helper
 
-from nnc.compiler.autodiff.core import GradContext, attrs, region_rule, rule
+from nnc.compiler.autodiff.core import GradContext, GradientError, attrs, region_rule, rule
 from nnc.compiler.builder import elem_type
 
 
@@ -21,7 +21,7 @@ def _static(g: GradContext, name: str, what: str) -> list[int]:
     """The per-sample (non-batch) dims of `name`, which these rules need as numbers."""
     dims = g.shape(name)[1:]
     if any(not isinstance(d, int) for d in dims):
-        raise NotImplementedError(f"{what} gradient with dynamic non-batch dims {dims}")
+        raise GradientError(f"{what} gradient with dynamic non-batch dims {dims}")
     return dims
 
 
@@ -70,7 +70,7 @@ def _conv(g, node, dys):
     channels, lengths = xs[0], xs[1:]
     kernel, n, group = ws[2:], len(ws) - 2, at.get("group", 1)
     if any(not isinstance(d, int) for d in ws):
-        raise NotImplementedError(f"Conv gradient with a weight of dynamic shape {ws}")
+        raise GradientError(f"Conv gradient with a weight of dynamic shape {ws}")
     strides, dilations, begin, end = _window(at, lengths, kernel)
     dx = dw = db = None
     if g.needs(x):
@@ -164,7 +164,7 @@ def _max_pool(g, node, dys):
     b, x, dy = g.b, node.input[0], dys[0]
     at = attrs(node)
     if at.get("storage_order", 0):
-        raise NotImplementedError("MaxPool gradient with storage_order=1")
+        raise GradientError("MaxPool gradient with storage_order=1")
     if len(node.output) > 1 and node.output[1]:
         indices = node.output[1]
     else:
@@ -189,12 +189,12 @@ def _average_pool(g, node, dys):
     b, x, dy = g.b, node.input[0], dys[0]
     at = attrs(node)
     if at.get("ceil_mode", 0):
-        raise NotImplementedError("AveragePool gradient with ceil_mode=1")
+        raise GradientError("AveragePool gradient with ceil_mode=1")
     xs = _static(g, x, "AveragePool")
     lengths, kernel = xs[1:], list(at["kernel_shape"])
     strides, dilations, begin, end = _window(at, lengths, kernel)
     if any(d != 1 for d in dilations):
-        raise NotImplementedError("AveragePool gradient with dilations")
+        raise GradientError("AveragePool gradient with dilations")
     out = _static(g, node.output[0], "AveragePool")[1:]
     n = len(kernel)
     if at.get("count_include_pad", 0):
@@ -237,7 +237,7 @@ def _channel_sum(g: GradContext, value: str, rank: int) -> str:
 def _batch_norm(g, node, dys):
     """Inference-mode BatchNormalization (frozen statistics): y = (x - mean) * scale / sd + B."""
     if attrs(node).get("training_mode", 0):
-        raise NotImplementedError(
+        raise GradientError(
             "BatchNormalization gradient in training mode (nnc lowers training batch norm to "
             "reductions instead)"
         )
@@ -315,7 +315,7 @@ def _pad(g, node, dys):
     mode = at.get("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else mode
     if mode != "constant":
-        raise NotImplementedError(f"Pad gradient in {mode!r} mode")
+        raise GradientError(f"Pad gradient in {mode!r} mode")
     rank = g.rank(x)
     pads = g.const_value(node.input[1])
     axes_in = node.input[3] if len(node.input) > 3 and node.input[3] else None
@@ -323,10 +323,10 @@ def _pad(g, node, dys):
     if axes_in is not None:
         value = g.const_value(axes_in)
         if value is None:
-            raise NotImplementedError("Pad gradient with axes computed at run time")
+            raise GradientError("Pad gradient with axes computed at run time")
         axes = [int(a) % rank for a in np.asarray(value).ravel()]
     if pads is None:
-        raise NotImplementedError("Pad gradient with pads computed at run time")
+        raise GradientError("Pad gradient with pads computed at run time")
     pads = [int(p) for p in np.asarray(pads).ravel()]
     begin, end = pads[: len(axes)], pads[len(axes) :]
     out = dy
@@ -352,7 +352,7 @@ def _pad(g, node, dys):
 
 
 # -- batch normalisation in training mode ---------------------------------------------------------
-@region_rule("BatchNormTrain", saves=("xhat", "inv_std"))
+@region_rule("BatchNormTrain", saves=("x1", "shapes", "xhat", "inv_std"))
 def _batch_norm_train(g, region, dys):
     """y = xhat * gamma + beta with xhat = (x - mean) / sqrt(var + eps) over the batch statistics.
     With m values per channel and sums over them:

@@ -98,6 +98,11 @@ class Layer:
     def lower(self, ctx: LowerCtx, inputs: Sequence[str]) -> str:
         raise NotImplementedError
 
+    def final_activation(self) -> str | None:
+        """The activation this layer applies last (None: none, or linear); a loss may read
+        through it (its input is then the loss's logits)."""
+        return None
+
     def p(self, short: str) -> str:
         return f"{self.name}.{short}"
 

@@ -13,6 +13,7 @@ from nnc.compiler.init import init_schema
 from nnc.compiler.layers.base import Layer, LowerCtx, ParamDecl, PerSample, ShapeError, layer
 from nnc.compiler.layers.core import (
     _TRAINABLE,
+    activation_name,
     apply_activation,
     check_activation,
     weight_and_bias,
@@ -171,6 +172,9 @@ class Conv2D(Layer):
             group=self.opts["groups"],
         )
         return apply_activation(ctx, self.name, self.opts["activation"], z)
+
+    def final_activation(self):
+        return activation_name(self.opts["activation"])
 
 
 class _Pool2D(Layer):

@@ -24,6 +24,11 @@ def apply_activation(ctx: LowerCtx, layer_name: str, act, x: str) -> str:
     return y
 
 
+def activation_name(act) -> str | None:
+    name, _ = activation_ref(act)
+    return None if name == "linear" else name
+
+
 def check_activation(act, shape: PerSample, field: str = "activation") -> None:
     name, _ = activation_ref(act)
     if ACTIVATIONS[name].over_last_axis and shape[-1] == 1:
@@ -131,6 +136,9 @@ class Dense(Layer):
                 z = b.op("Add", [z, bias])
         return apply_activation(ctx, self.name, self.opts["activation"], z)
 
+    def final_activation(self):
+        return activation_name(self.opts["activation"])
+
 
 def _activation_layer(act_name: str) -> type[Layer]:
     act = ACTIVATIONS[act_name]
@@ -148,6 +156,9 @@ def _activation_layer(act_name: str) -> type[Layer]:
         def lower(self, ctx, inputs):
             ref = {"type": act_name, **{k: self.opts[k] for k in act.options}}
             return apply_activation(ctx, self.name, ref, inputs[0])
+
+        def final_activation(self):
+            return act_name
 
     ActivationLayer.__name__ = f"Activation_{act_name}"
     return ActivationLayer

@@ -13,7 +13,8 @@ from nnc.compiler.activations import ACTIVATIONS
 from nnc.compiler.init import INITIALIZERS
 from nnc.compiler.layers import LAYERS, all_options
 from nnc.compiler.losses import LOSSES
-from nnc.compiler.optim import OPTIMIZERS, SCHEDULES
+from nnc.compiler.optim import OPTIMIZERS
+from nnc.compiler.schedules import SCHEDULES
 from nnc.compiler.spec.data_schema import BUILTIN_DATASETS
 from nnc.compiler.spec.schema import EARLY_STOPPING, INIT_FROM, INPUT, REGULARIZATION, TRAIN
 

@@ -12,7 +12,8 @@ from nnc.compiler.activations import activation_defs
 from nnc.compiler.init import init_defs
 from nnc.compiler.layers import LAYERS, all_options
 from nnc.compiler.losses import loss_defs, loss_schema
-from nnc.compiler.optim import optimizer_defs, schedule_defs
+from nnc.compiler.optim import optimizer_defs
+from nnc.compiler.schedules import schedule_defs
 from nnc.compiler.spec.data_schema import DATA_SCHEMA
 
 FORMAT_VERSION = 1

@@ -124,14 +124,9 @@ def test_harness_catches_a_wrong_gradient():
     from nnc.compiler.autodiff.core import Rule
 
     good = GRAD_RULES["Sin"]
-    GRAD_RULES["Sin"] = Rule(lambda g, node, dys: [dys[0]], good.saves, good.nondiff)
-    try:
-        with pytest.raises(AssertionError, match="d loss / d x"):
-            check_gradient(
-                lambda b, n: b.op("Sin", [n["x"]]), {"x": np.linspace(-1.0, 1.0, 6)}, ["x"]
-            )
-    finally:
-        GRAD_RULES["Sin"] = good
+    wrong = Rule(lambda g, node, dys: [dys[0]], good.saves, good.nondiff)
+    with GRAD_RULES.overridden("Sin", wrong), pytest.raises(AssertionError, match="d loss / d x"):
+        check_gradient(lambda b, n: b.op("Sin", [n["x"]]), {"x": np.linspace(-1.0, 1.0, 6)}, ["x"])
 
 
 @pytest.mark.parametrize("op_type", ["SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss"])
@@ -140,7 +135,7 @@ def test_loss_rules_refuse_ignore_index(op_type: str):
     b = _builder(z=[4, 5])
     b.add_input("labels", [4], dtype=np.int64)
     loss = b.op(op_type, ["z", "labels"], reduction="mean", ignore_index=1)
-    with pytest.raises(NotImplementedError, match="ignore_index"):
+    with pytest.raises(GradientError, match="ignore_index"):
         gradients(b, loss, ["z"])
 
 
