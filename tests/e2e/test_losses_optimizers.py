@@ -1,10 +1,17 @@
-"""Losses, optimizers, schedules and initializers against independent NumPy formulas."""
+"""Losses, optimizers, schedules, initializers and activations against independent NumPy
+formulas. Every registry entry must have a reference here: the coverage tests at the end fail
+for a new entry without one."""
 
 import numpy as np
 import pytest
 
+from nnc.compiler.activations import ACTIVATIONS
 from nnc.compiler.graphs import inference_model, training_graphs
+from nnc.compiler.init import INITIALIZERS
+from nnc.compiler.losses import LOSSES as LOSS_DEFS
 from nnc.compiler.network import Network
+from nnc.compiler.optim import OPTIMIZERS as OPTIMIZER_DEFS
+from nnc.compiler.schedules import SCHEDULES as SCHEDULE_DEFS
 from nnc.compiler.spec.model import parse_spec
 from nnc.runtime.gradcheck import gradcheck
 from nnc.runtime.interpreter import Interpreter
@@ -283,31 +290,29 @@ def test_schedule_in_graph(sched):
 
 
 # -- initializers -----------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "init, check",
-    [
-        (
-            "glorot_uniform",
-            lambda w: (
-                abs(w.max()) <= np.sqrt(6 / 600) and w.var() == pytest.approx(2 / 600, rel=0.05)
-            ),
-        ),
-        ("glorot_normal", lambda w: w.std() == pytest.approx(np.sqrt(2 / 600), rel=0.05)),
-        (
-            "he_uniform",
-            lambda w: (
-                abs(w).max() <= np.sqrt(6 / 400) and w.var() == pytest.approx(2 / 400, rel=0.05)
-            ),
-        ),
-        ("he_normal", lambda w: w.std() == pytest.approx(np.sqrt(2 / 400), rel=0.05)),
-        (
-            "{type: uniform, limit: 0.3}",
-            lambda w: abs(w).max() <= 0.3 and w.var() == pytest.approx(0.03, rel=0.05),
-        ),
-        ("{type: normal, stddev: 0.2}", lambda w: w.std() == pytest.approx(0.2, rel=0.05)),
-        ("zeros", lambda w: not w.any()),
-    ],
-)
+INITIALIZER_CHECKS = [
+    (
+        "glorot_uniform",
+        lambda w: abs(w.max()) <= np.sqrt(6 / 600) and w.var() == pytest.approx(2 / 600, rel=0.05),
+    ),
+    ("glorot_normal", lambda w: w.std() == pytest.approx(np.sqrt(2 / 600), rel=0.05)),
+    (
+        "he_uniform",
+        lambda w: abs(w).max() <= np.sqrt(6 / 400) and w.var() == pytest.approx(2 / 400, rel=0.05),
+    ),
+    ("he_normal", lambda w: w.std() == pytest.approx(np.sqrt(2 / 400), rel=0.05)),
+    (
+        "{type: uniform, limit: 0.3}",
+        lambda w: abs(w).max() <= 0.3 and w.var() == pytest.approx(0.03, rel=0.05),
+    ),
+    ("{type: normal, stddev: 0.2}", lambda w: w.std() == pytest.approx(0.2, rel=0.05)),
+    ("zeros", lambda w: not w.any()),
+    ("ones", lambda w: np.all(w == 1.0)),
+    ("lecun_normal", lambda w: w.std() == pytest.approx(np.sqrt(1 / 400), rel=0.05)),
+]
+
+
+@pytest.mark.parametrize("init, check", INITIALIZER_CHECKS)
 def test_initializer_statistics(init, check):
     spec = parse_spec(
         f"input: {{shape: [400]}}\nlayers:\n  - {{type: dense, units: 200, init: {init}}}\n"
@@ -322,3 +327,79 @@ def test_initial_values_are_seeded_per_parameter():
         parse_spec(HEAD + "  - {type: dense, units: 2}\n  - {type: dense, units: 7}\nloss: mse\n")
     )
     assert np.array_equal(a["dense_0.weight"], b.initial_values(3)["dense_0.weight"])
+
+
+# -- activations ------------------------------------------------------------------------------
+def _softmax(z):
+    return np.exp(_log_softmax(z))
+
+
+ACTIVATION_REFS = {
+    "linear": lambda z: z,
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+    # ONNX stores float attributes in float32
+    "leaky_relu": lambda z: np.where(z > 0, z, float(np.float32(0.01)) * z),
+    "leaky_relu/alpha": lambda z: np.where(z > 0, z, float(np.float32(0.2)) * z),
+    "elu": lambda z: np.where(z > 0, z, np.expm1(z)),
+    "softplus": lambda z: np.log1p(np.exp(z)),
+    "softmax": _softmax,
+    "log_softmax": _log_softmax,
+    "step": lambda z: (z > 0).astype(z.dtype),
+}
+ACTIVATION_OPTIONS = {"leaky_relu/alpha": "alpha: 0.2"}
+
+
+@pytest.mark.parametrize("case", sorted(ACTIVATION_REFS))
+def test_activation_matches_numpy_and_gradients_check(case):
+    name = case.split("/")[0]
+    opts = ACTIVATION_OPTIONS.get(case)
+    act = f"{{type: {name}, {opts}}}" if opts else name
+    net = Network(
+        parse_spec(
+            "input: {shape: [3]}\nlayers:\n"
+            f"  - {{type: dense, units: 4, activation: {act}}}\nloss: mse\n"
+        )
+    )
+    values = net.initial_values(0, np.float64)
+    x = np.random.default_rng(0).normal(size=(5, 3)) * 2.0
+    z = x @ values["dense_0.weight"] + values["dense_0.bias"]
+    y = Interpreter(inference_model(net, values, np.float64)).run(["y"], {"x": x})[0]
+    np.testing.assert_allclose(y, ACTIVATION_REFS[case](z), rtol=1e-12, atol=1e-14)
+    if ACTIVATIONS[name].differentiable:
+        assert all(r.ok(1e-6) for r in gradcheck(net, samples=5, per_param=6))
+
+
+# -- coverage: a new registry entry cannot escape its reference -----------------------------
+def _bases(keys) -> set[str]:
+    return {k.split("/")[0].split("-")[0] for k in keys}
+
+
+def test_every_loss_has_a_reference_formula():
+    assert set(LOSS_DEFS.names()) <= _bases(LOSSES), set(LOSS_DEFS.names()) - _bases(LOSSES)
+
+
+def test_every_optimizer_has_a_reference_update():
+    assert set(OPTIMIZER_DEFS.names()) <= _bases(OPTIMIZERS)
+
+
+def test_every_schedule_has_a_reference_formula():
+    import yaml
+
+    covered = {yaml.safe_load(k)["type"] for k in SCHEDULES}
+    assert set(SCHEDULE_DEFS.names()) <= covered, set(SCHEDULE_DEFS.names()) - covered
+
+
+def test_every_initializer_has_a_reference_check():
+    import yaml
+
+    covered = set()
+    for init, _ in INITIALIZER_CHECKS:
+        value = yaml.safe_load(init)
+        covered.add(value if isinstance(value, str) else value["type"])
+    assert set(INITIALIZERS.names()) <= covered, set(INITIALIZERS.names()) - covered
+
+
+def test_every_activation_has_a_reference_formula():
+    assert set(ACTIVATIONS.names()) <= _bases(ACTIVATION_REFS)
