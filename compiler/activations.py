@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -66,6 +67,25 @@ _act(
     "log of softmax over the last axis",
     lambda b, x: b.op("LogSoftmax", [x], axis=-1),
     over_last_axis=True,
+)
+_act("swish", "x * sigmoid(x) (SiLU)", lambda b, x: b.op("Mul", [x, b.op("Sigmoid", [x])]))
+
+
+def _gelu(b: GraphBuilder, x: str, approximate: str = "none") -> str:
+    if approximate == "tanh":  # 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+        cube = b.op("Mul", [b.op("Mul", [x, x]), x])
+        inner = b.op("Add", [x, b.op("Mul", [cube, b.scalar(0.044715)])])
+        gate = b.op("Tanh", [b.op("Mul", [inner, b.scalar(math.sqrt(2.0 / math.pi))])])
+    else:  # 0.5 x (1 + erf(x / sqrt(2)))
+        gate = b.op("Erf", [b.op("Mul", [x, b.scalar(1.0 / math.sqrt(2.0))])])
+    return b.op("Mul", [b.op("Mul", [x, b.scalar(0.5)]), b.op("Add", [gate, b.scalar(1.0)])])
+
+
+_act(
+    "gelu",
+    "x * Phi(x), Phi the standard normal CDF (Hendrycks & Gimpel)",
+    _gelu,
+    {"approximate": o.choice("'tanh' for the tanh approximation", ["none", "tanh"], "none")},
 )
 _act(
     "step",

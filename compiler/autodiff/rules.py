@@ -310,6 +310,13 @@ def _cos(g, x, y, dy):
     return g.b.op("Neg", [g.b.op("Mul", [dy, g.b.op("Sin", [x])])])
 
 
+@elementwise("Erf")
+def _erf(g, x, y, dy):
+    b = g.b  # d erf(x) / dx = 2 / sqrt(pi) e^(-x^2)
+    bump = b.op("Exp", [b.op("Neg", [b.op("Mul", [x, x])])])
+    return b.op("Mul", [dy, b.op("Mul", [bump, b.scalar(2.0 / np.sqrt(np.pi))])])
+
+
 @rule("Pow", saves=("x", "y"))
 def _pow(g, node, dys):
     x, p = node.input

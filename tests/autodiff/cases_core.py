@@ -296,6 +296,7 @@ CASES["Elu"] = [
     unary("Elu", away_from_zero(rng, 3, 4), tag="default"),
     unary("Elu", away_from_zero(rng, 3, 4), alpha=0.5),
 ]
+CASES["Erf"] = [unary("Erf", normal(rng, 3, 4))]
 CASES["Sigmoid"] = [unary("Sigmoid", normal(rng, 3, 4))]
 CASES["Tanh"] = [unary("Tanh", normal(rng, 3, 4))]
 CASES["Softplus"] = [unary("Softplus", normal(rng, 3, 4))]

@@ -2,6 +2,8 @@
 formulas. Every registry entry must have a reference here: the coverage tests at the end fail
 for a new entry without one."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -330,6 +332,9 @@ def test_initial_values_are_seeded_per_parameter():
 
 
 # -- activations ------------------------------------------------------------------------------
+_erf = np.vectorize(math.erf)
+
+
 def _softmax(z):
     return np.exp(_log_softmax(z))
 
@@ -347,8 +352,11 @@ ACTIVATION_REFS = {
     "softmax": _softmax,
     "log_softmax": _log_softmax,
     "step": lambda z: (z > 0).astype(z.dtype),
+    "swish": lambda z: z * _sigmoid(z),
+    "gelu": lambda z: 0.5 * z * (1 + _erf(z / np.sqrt(2))),
+    "gelu/tanh": lambda z: 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z**3))),
 }
-ACTIVATION_OPTIONS = {"leaky_relu/alpha": "alpha: 0.2"}
+ACTIVATION_OPTIONS = {"leaky_relu/alpha": "alpha: 0.2", "gelu/tanh": "approximate: tanh"}
 
 
 @pytest.mark.parametrize("case", sorted(ACTIVATION_REFS))
