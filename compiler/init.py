@@ -18,14 +18,16 @@ class Initializer:
     description: str
     fn: Callable[..., np.ndarray]  # (rng, shape, fan_in, fan_out, **options)
     options: Mapping[str, o.Option] = field(default_factory=dict)
+    # (shape) -> why this initializer cannot fill a tensor of that shape, or None
+    check: Callable[[tuple[int, ...]], str | None] = lambda shape: None
 
 
 INITIALIZERS: Registry[Initializer] = Registry("initializer")
 
 
-def _init(name, description, options=None):
+def _init(name, description, options=None, **policy):
     def add(fn):
-        INITIALIZERS.add(name, Initializer(name, description, fn, options or {}))
+        INITIALIZERS.add(name, Initializer(name, description, fn, options or {}, **policy))
         return fn
 
     return add
@@ -84,6 +86,12 @@ def _lecun_normal(rng, shape, fan_in, fan_out):
 
 def init_ref(value) -> tuple[str, dict]:
     return o.component_ref(INITIALIZERS, value)
+
+
+def init_problem(value, shape) -> str | None:
+    """Why the initializer `value` cannot fill a tensor of `shape` (None when it can)."""
+    name, _ = init_ref(value)
+    return INITIALIZERS[name].check(tuple(shape))
 
 
 def initial_value(value, shape, fan_in: int, fan_out: int, seed: int, param: str) -> np.ndarray:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnc.compiler.init import initial_value
+from nnc.compiler.init import init_problem, initial_value
 from nnc.compiler.layers import LAYERS, Layer, ParamDecl, PerSample, ShapeError
 from nnc.compiler.losses import LOSSES, Target
 from nnc.compiler.spec.errors import Diagnostic, SpecError
@@ -44,9 +44,18 @@ class Network:
                 continue  # no output shape: the layers after it cannot be checked
             self.shapes[ls.name] = layer.out_shape
             try:
-                self.params.extend(layer.parameters(layer.in_shapes))
+                decls = layer.parameters(layer.in_shapes)
             except ShapeError as e:  # bad parameter values; the output shape is still known
                 diags.append(self._shape_error(ls.index, e, shapes))
+                decls = []
+            for p in decls:
+                why = init_problem(p.init, p.shape) if p.init is not None else None
+                if why:
+                    path = ("layers", ls.index, p.init_option)
+                    diags.append(
+                        spec.error(path, f"{why} (parameter {p.name}, shape {list(p.shape)})")
+                    )
+            self.params.extend(decls)
             self.nodes.append(Node(layer, tuple(inputs), ls.index))
         self.output = prev
         if not diags:

@@ -39,6 +39,7 @@ class ParamDecl:
     state: bool = False
     role: str = "weight"  # weight | bias | gamma | beta | running_mean | running_var
     max_norm_axes: tuple[int, ...] | None = None  # axes a max_norm constraint takes norms over
+    init_option: str = "init"  # the layer option that chose `init` (where its errors point)
 
 
 @dataclass

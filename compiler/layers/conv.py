@@ -309,6 +309,7 @@ class BatchNorm(Layer):
                         trainable=trainable,
                         regularize=False,
                         role=short,
+                        init_option=init,
                     )
                 )
         for short, init in (("running_mean", "zeros"), ("running_var", "ones")):

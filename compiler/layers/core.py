@@ -90,6 +90,7 @@ def weight_and_bias(
                 value=None if b_value is None else _values(b_value, (units,), "bias", "bias"),
                 regularize=False,
                 role="bias",
+                init_option="bias_init",
             )
         )
     return decls
