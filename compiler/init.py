@@ -84,6 +84,20 @@ def _lecun_normal(rng, shape, fan_in, fan_out):
     return rng.normal(0.0, np.sqrt(1.0 / fan_in), shape)
 
 
+@_init(
+    "orthogonal",
+    "a random orthogonal matrix (Saxe et al.) times gain: for a [rows, ...] tensor, its rows "
+    "flattened to [rows, cols] are orthonormal (columns when rows > cols)",
+    {"gain": o.number("scale of the matrix", 1.0, exclusive_minimum=0)},
+    check=lambda shape: None if len(shape) >= 2 else "orthogonal needs a tensor of rank >= 2",
+)
+def _orthogonal(rng, shape, fan_in, fan_out, gain=1.0):
+    rows, cols = shape[0], int(np.prod(shape[1:]))
+    q, r = np.linalg.qr(rng.normal(0.0, 1.0, (max(rows, cols), min(rows, cols))))
+    q = q * np.where(np.diag(r) < 0, -1.0, 1.0)  # uniform over orthogonal matrices (Mezzadri)
+    return gain * (q if rows >= cols else q.T).reshape(shape)
+
+
 def init_ref(value) -> tuple[str, dict]:
     return o.component_ref(INITIALIZERS, value)
 

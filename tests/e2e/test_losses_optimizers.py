@@ -14,6 +14,7 @@ from nnc.compiler.losses import LOSSES as LOSS_DEFS
 from nnc.compiler.network import Network
 from nnc.compiler.optim import OPTIMIZERS as OPTIMIZER_DEFS
 from nnc.compiler.schedules import SCHEDULES as SCHEDULE_DEFS
+from nnc.compiler.spec.errors import SpecError
 from nnc.compiler.spec.model import parse_spec
 from nnc.runtime.gradcheck import gradcheck
 from nnc.runtime.interpreter import Interpreter
@@ -311,6 +312,9 @@ INITIALIZER_CHECKS = [
     ("zeros", lambda w: not w.any()),
     ("ones", lambda w: np.all(w == 1.0)),
     ("lecun_normal", lambda w: w.std() == pytest.approx(np.sqrt(1 / 400), rel=0.05)),
+    # [400, 200]: orthonormal columns
+    ("orthogonal", lambda w: np.allclose(w.T @ w, np.eye(200), atol=1e-10)),
+    ("{type: orthogonal, gain: 2.0}", lambda w: np.allclose(w.T @ w, 4 * np.eye(200))),
 ]
 
 
@@ -411,3 +415,14 @@ def test_every_initializer_has_a_reference_check():
 
 def test_every_activation_has_a_reference_formula():
     assert set(ACTIVATIONS.names()) <= _bases(ACTIVATION_REFS)
+
+
+def test_orthogonal_rows_when_wider_and_refused_for_vectors():
+    wide = parse_spec(
+        "input: {shape: [5]}\nlayers:\n  - {type: dense, units: 9, init: orthogonal}\n"
+    )
+    w = Network(wide).initial_values(0, np.float64)["dense_0.weight"]
+    assert np.allclose(w @ w.T, np.eye(5), atol=1e-12)
+    bad = "input: {shape: [5]}\nlayers:\n  - {type: dense, units: 9, bias_init: orthogonal}\n"
+    with pytest.raises(SpecError, match=r"layers\[0\]\.bias_init: orthogonal needs .*rank >= 2"):
+        Network(parse_spec(bad))
