@@ -99,6 +99,16 @@ def _adamw(b, p, g, s, lr, t, beta1=0.9, beta2=0.999, epsilon=1e-8, weight_decay
     return _adam_core(b, decayed, g, s, lr, t, beta1, beta2, epsilon)
 
 
+def _lion(b, p, g, s, lr, t, beta1=0.9, beta2=0.99, weight_decay=0.0, **_):
+    # Lion (Chen et al. 2023): the sign of an interpolation of momentum and gradient, with
+    # decoupled weight decay; the momentum then moves at the slower rate beta2
+    direction = b.op("Sign", [_axpy(b, 1.0 - beta1, g, _scale(b, beta1, s["m"]))])
+    if weight_decay:
+        direction = b.op("Add", [direction, _scale(b, weight_decay, p)])
+    m = _axpy(b, 1.0 - beta2, g, _scale(b, beta2, s["m"]))
+    return b.op("Sub", [p, b.op("Mul", [lr, direction])]), {"m": m}
+
+
 _COMMON = {
     "lr": o.number("learning rate", 0.01, exclusive_minimum=0),
     "weight_decay": o.number(
@@ -183,6 +193,28 @@ OPTIMIZERS.add(
             "weight_decay": o.number("decoupled weight decay", 0.01, minimum=0),
         },
         needs_step=True,
+        decoupled_weight_decay=True,
+    ),
+)
+
+
+OPTIMIZERS.add(
+    "lion",
+    OptimizerDef(
+        "lion",
+        "Lion (evolved sign momentum): steps of size lr in the sign of beta1-momentum; use a "
+        "learning rate 3-10x smaller than Adam's",
+        ("m",),
+        _lion,
+        {
+            **_COMMON,
+            "lr": o.number("learning rate", 1e-4, exclusive_minimum=0),
+            "beta1": o.number(
+                "momentum mixed into the step's sign", 0.9, minimum=0, exclusive_maximum=1
+            ),
+            "beta2": o.number("decay of the momentum", 0.99, minimum=0, exclusive_maximum=1),
+            "weight_decay": o.number("decoupled weight decay", 0.0, minimum=0),
+        },
         decoupled_weight_decay=True,
     ),
 )

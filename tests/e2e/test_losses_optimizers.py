@@ -133,6 +133,11 @@ def _numpy_update(kind, opts, p, g, s, t, lr):
     if kind == "rmsprop":
         sq = 0.99 * s.get("square_avg", 0) + 0.01 * g * g
         return p - lr * g / (np.sqrt(sq) + 1e-8), {"square_avg": sq}
+    if kind == "lion":
+        b1, b2, wd = opts.get("beta1", 0.9), opts.get("beta2", 0.99), opts.get("weight_decay", 0)
+        m = s.get("m", 0)
+        step = np.sign(b1 * m + (1 - b1) * g) + wd * p
+        return p - lr * step, {"m": b2 * m + (1 - b2) * g}
     b1, b2, eps = 0.9, 0.999, 1e-8
     if kind == "adamw":
         p = p * (1 - lr * opts.get("weight_decay", 0.01))
@@ -150,6 +155,8 @@ OPTIMIZERS = {
     "rmsprop": "{type: rmsprop, lr: 0.01}",
     "adam": "{type: adam, lr: 0.01}",
     "adamw": "{type: adamw, lr: 0.01, weight_decay: 0.1}",
+    "lion": "{type: lion, lr: 0.01}",
+    "lion-decay": "{type: lion, lr: 0.01, beta1: 0.8, beta2: 0.9, weight_decay: 0.5}",
 }
 
 
