@@ -103,6 +103,21 @@ def _hinge(b, s, t, margin=1.0, num_classes=2, **_):
     return _mean(b, b.op("ReduceSum", [margins, b.ints([-1])], keepdims=0))
 
 
+def _focal(b, z, t, gamma=2.0, alpha=None, **_):
+    # Lin et al.'s focal loss on logits z, stable: with z_t = z (2t - 1),
+    # -log p_t = softplus(-z_t) and 1 - p_t = sigmoid(-z_t); gamma 0 without alpha is BCE
+    sign = b.op("Sub", [b.op("Mul", [t, b.scalar(2.0)]), b.scalar(1.0)])
+    minus_zt = b.op("Neg", [b.op("Mul", [z, sign])])
+    per = b.op("Softplus", [minus_zt])
+    if gamma:
+        weight = b.op("Pow", [b.op("Sigmoid", [minus_zt]), b.scalar(float(gamma))])
+        per = b.op("Mul", [per, weight])
+    if alpha is not None:  # alpha for positives, 1 - alpha for negatives
+        alpha_t = b.op("Add", [b.op("Mul", [t, b.scalar(2 * alpha - 1.0)]), b.scalar(1 - alpha)])
+        per = b.op("Mul", [per, alpha_t])
+    return _mean(b, per)
+
+
 _PROBABILITIES = {
     act: "binary_cross_entropy after {act}: use cross_entropy for softmax outputs, "
     "or a sigmoid output".replace("{act}", act)
@@ -131,6 +146,31 @@ LOSSES.add(
         _bce,
         reads_through=("sigmoid",),
         refuses_after=_PROBABILITIES,
+    ),
+)
+LOSSES.add(
+    "focal",
+    LossDef(
+        "focal",
+        "sigmoid focal loss (Lin et al.) per output, binary or multi-label: cross-entropy "
+        "down-weighted by (1 - p_t)^gamma on well-classified outputs; read from logits unless "
+        "the last activation is sigmoid",
+        _binary,
+        _focal,
+        {
+            "gamma": o.number("focusing exponent (0: plain cross-entropy)", 2.0, minimum=0),
+            "alpha": o.number(
+                "weight of the positive class (1 - alpha for negatives); default: none",
+                None,
+                minimum=0,
+                maximum=1,
+            ),
+        },
+        reads_through=("sigmoid",),
+        refuses_after={
+            act: f"focal after {act}: use cross_entropy for softmax outputs, or a sigmoid output"
+            for act in ("softmax", "log_softmax")
+        },
     ),
 )
 LOSSES.add(

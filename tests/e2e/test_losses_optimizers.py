@@ -55,6 +55,24 @@ LOSSES = {
         "multilabel",
         lambda p, t: -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p)),
     ),
+    "focal": (
+        "  - {type: dense, units: 1, activation: sigmoid}\n",
+        "binary",
+        lambda p, t: -np.mean(np.where(t == 1, (1 - p) ** 2 * np.log(p), p**2 * np.log(1 - p))),
+    ),
+    "focal/alpha-multilabel": (
+        "  - {type: dense, units: 3}\n",
+        "multilabel",
+        lambda z, t: (
+            -np.mean(
+                np.where(
+                    t == 1,
+                    0.25 * (1 - _sigmoid(z)) ** 1.5 * np.log(_sigmoid(z)),
+                    0.75 * _sigmoid(z) ** 1.5 * np.log(1 - _sigmoid(z)),
+                )
+            )
+        ),
+    ),
     "cross_entropy": (
         "  - {type: dense, units: 4, activation: softmax}\n",
         "class",
@@ -92,10 +110,13 @@ def _targets(kind, rng, n, width):
     return rng.normal(size=(n, width))
 
 
+LOSS_OPTIONS = {"focal/alpha-multilabel": "{type: focal, gamma: 1.5, alpha: 0.25}"}
+
+
 @pytest.mark.parametrize("case", sorted(LOSSES))
 def test_loss_value_matches_numpy_and_gradients_check(case):
     last, kind, formula = LOSSES[case]
-    net = _net(last, case.split("/")[0])
+    net = _net(last, LOSS_OPTIONS.get(case, case.split("/")[0]))
     rng = np.random.default_rng(0)
     values = net.initial_values(0, np.float64)
     x = rng.normal(size=(6, 3))
