@@ -194,3 +194,35 @@ CASES["Pad"] = [
     _pad("crop_and_pad", [2, 3, 6, 5], [0, 0, -1, 2, 0, 0, 1, -2]),
     _pad("axes", [2, 3, 4, 5], [1, 2, 0, 3], axes=[2, -1]),
 ]
+
+
+# -- regions: batch norm in training mode, as the layer emits it ---------------------------------
+def _batch_norm_train(shape, gamma: bool, beta: bool, tag: str) -> Case:
+    from nnc.compiler import options as o
+    from nnc.compiler.layers import LAYERS, LowerCtx, all_options
+
+    cls = LAYERS["batch_norm"]
+    opts = {**o.defaults(all_options(cls)), "scale": gamma, "center": beta}
+    c = shape[1]
+    inputs = {"x": normal(rng, *shape), "rm": np.zeros(c), "rv": np.ones(c)}
+    if gamma:
+        inputs["gamma"] = positive(rng, c)
+    if beta:
+        inputs["beta"] = normal(rng, c)
+
+    def build(b, n):
+        layer = cls("bn", opts)
+        layer.bind([tuple(shape[1:])])
+        params = {"bn.running_mean": n["rm"], "bn.running_var": n["rv"]}
+        params.update({f"bn.{k}": n[k] for k in ("gamma", "beta") if k in n})
+        return layer.lower(LowerCtx(b, "train", params), [n["x"]])
+
+    wrt = ("x", *(k for k in ("gamma", "beta") if k in inputs))
+    return Case(f"{tag}_{'x'.join(map(str, shape))}", build, inputs, wrt, rtol=1e-5)
+
+
+CASES["BatchNormTrain"] = [
+    _batch_norm_train((4, 3, 2, 2), True, True, "conv"),
+    _batch_norm_train((5, 3), True, True, "dense"),
+    _batch_norm_train((4, 2, 3, 1), False, False, "no_affine"),
+]
