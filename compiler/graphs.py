@@ -147,6 +147,7 @@ def _loss_graph(net: Network, dtype, kind: str) -> tuple[GraphBuilder, LowerCtx,
     graph shares. `kind` names the graph and picks the mode (eval: inference behaviour)."""
     spec = net.spec
     target = net.target()
+    assert spec.loss is not None
     ldef = LOSSES[spec.loss[0]]
     b = GraphBuilder(f"{spec.name}.{kind}", dtype)
     x = b.add_input("x", ["N", *spec.input_shape])

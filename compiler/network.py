@@ -92,7 +92,7 @@ class Network:
                 )
             ]
         act = self.final_activation()
-        if act in ldef.refuses_after:
+        if act is not None and act in ldef.refuses_after:
             return [self.spec.error(("loss",), ldef.refuses_after[act])]
         return []
 

@@ -54,8 +54,9 @@ def append_update(
     out = Update()
     with b.scope("optimizer"):
         schedule = thaw(opt.get("schedule"))
-        t0 = b.op("Cast", [step], to=elem_type(b.dtype)) if schedule or odef.needs_step else None
-        t1 = b.op("Add", [t0, b.scalar(1.0)]) if odef.needs_step else None
+        # the step as a float, 0-based for schedules and 1-based for bias corrections ("": unused)
+        t0 = b.op("Cast", [step], to=elem_type(b.dtype)) if schedule or odef.needs_step else ""
+        t1 = b.op("Add", [t0, b.scalar(1.0)]) if odef.needs_step else ""
         lr = schedule_lr(b, lr_in, t0, schedule, steps_per_epoch) if schedule else lr_in
         out.lr, out.scheduled = lr, bool(schedule)
         sq = [b.op("ReduceSumSquare", [grads[p.name]], keepdims=0) for p in trainable]

@@ -20,9 +20,10 @@ from nnc.compiler.builder import elem_type
 def _static(g: GradContext, name: str, what: str) -> list[int]:
     """The per-sample (non-batch) dims of `name`, which these rules need as numbers."""
     dims = g.shape(name)[1:]
-    if any(not isinstance(d, int) for d in dims):
+    static = [d for d in dims if isinstance(d, int)]
+    if len(static) != len(dims):
         raise GradientError(f"{what} gradient with dynamic non-batch dims {dims}")
-    return dims
+    return static
 
 
 def _window(at: dict, lengths, kernel) -> tuple[list[int], list[int], list[int], list[int]]:

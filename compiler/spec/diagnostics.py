@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 from jsonschema import Draft202012Validator
@@ -445,7 +446,7 @@ class _Explainer:
             for errs in branches.values():
                 for e in errs:
                     if e.validator == "type" and not e.relative_path:
-                        wanted = e.validator_value
+                        wanted: Any = e.validator_value
                         for t in [wanted] if isinstance(wanted, str) else wanted:
                             if t not in types:
                                 types.append(t)
@@ -468,13 +469,15 @@ class _Explainer:
         return problems
 
     def _unknown_discriminator(self, branches, path, every_error) -> _Problem:
-        allowed, first = [], None
+        allowed: list = []
+        first = None
         for errs in branches:
             for e in errs:
                 if e.validator in ("const", "enum") and list(e.relative_path) == [_DISCRIMINATOR]:
                     first = first or e
                     values = [e.validator_value] if e.validator == "const" else e.validator_value
                     allowed.extend(v for v in values if v not in allowed)
+        assert first is not None  # the caller saw a discriminator error
         name = first.instance
         for e in every_error:
             # A sibling branch that takes the bare name: `activation: relu`, not {type: relu}.
@@ -534,7 +537,7 @@ class _Defaults:
     def __init__(self, schema):
         self.index = _SchemaIndex(schema)
         self.validator = Draft202012Validator(schema)
-        self._checkers: dict[int, Draft202012Validator] = {}
+        self._checkers: dict[int, Any] = {}
 
     def matches(self, schema, instance) -> bool:
         checker = self._checkers.get(id(schema))

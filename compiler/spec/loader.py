@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable
+from typing import Any
 
 import yaml
 from yaml.events import AliasEvent, StreamEndEvent
@@ -96,6 +98,11 @@ class _AliasRef:
 class _Composer(yaml.composer.Composer):
     """PyYAML's composer; tags are resolved here (YAML 1.2) and alias uses stay visible."""
 
+    # supplied by the parser the composer is mixed with
+    check_event: Callable[..., bool]
+    get_event: Callable[[], Any]
+    peek_event: Callable[[], Any]
+
     def resolve(self, kind, value, implicit):
         if kind is ScalarNode:
             return _PLAIN if implicit[0] else _STR
@@ -140,11 +147,11 @@ class _PyComposer(_Composer, yaml.reader.Reader, yaml.scanner.Scanner, yaml.pars
 
 if yaml.__with_libyaml__:
 
-    class _CComposer(_Composer, yaml.cyaml.CParser):
+    class _CComposer(_Composer, yaml.cyaml.CParser):  # type: ignore[name-defined]
         """CSafeLoader's libyaml parser: the same events, about ten times faster on big files."""
 
         def __init__(self, stream):
-            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.cyaml.CParser.__init__(self, stream)  # type: ignore[attr-defined]
             _Composer.__init__(self)
 
     _COMPOSER: type = _CComposer
@@ -390,14 +397,14 @@ class _Builder:
             new = [key for key in merged if key not in out]
             for key in new:
                 out[key] = merged[key]
-            new = set(new)
+            added = set(new)
             n = len(path)
             for table, mine in (
                 (scratch.source._values, self.source._values),
                 (scratch.source._keys, self.source._keys),
             ):
                 for p, pos in table.items():
-                    if len(p) > n and p[n] in new:
+                    if len(p) > n and p[n] in added:
                         mine.setdefault(p, pos)
 
 
