@@ -100,6 +100,18 @@ def binary(op: str, left=F, right=F, dtypes=BOTH, **attrs: Any) -> list[Case]:
     ]
 
 
+def _graph(nodes, inputs, outputs) -> onnx.GraphProto:
+    return helper.make_graph(nodes, "body", inputs, outputs)
+
+
+def _typed(name: str, elem_type: int, *shape: int) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, elem_type, list(shape))
+
+
+def _f32(name: str, *shape: int) -> onnx.ValueInfoProto:
+    return _typed(name, TensorProto.FLOAT, *shape)
+
+
 CASES: list[Case] = [
     *[
         c
@@ -560,6 +572,68 @@ CASES: list[Case] = [
         [F(2, 4, 3), C([[0, 3, 1], [1, 2, 0]]), P(4)],
         dict(reduction="none"),
         "nd",
+    ),
+    # Control flow, float32 only (the bodies declare their types): the bodies read the node's
+    # inputs x0, x1... from the outer graph by name. test_interpreter_subgraphs.py has more.
+    *[
+        Case(
+            "If",
+            [C(cond, np.bool_)],
+            dict(
+                then_branch=_graph(
+                    [helper.make_node("Cast", ["x0"], ["t"], to=TensorProto.FLOAT)],
+                    [],
+                    [_f32("t")],
+                ),
+                else_branch=_graph(
+                    [
+                        helper.make_node("Not", ["x0"], ["n"]),
+                        helper.make_node("Cast", ["n"], ["e"], to=TensorProto.DOUBLE),
+                        helper.make_node("Cast", ["e"], ["f"], to=TensorProto.FLOAT),
+                    ],
+                    [],
+                    [_f32("f")],
+                ),
+            ),
+            name=str(cond),
+            dtypes=(F32,),
+        )
+        for cond in (True, False)
+    ],
+    Case(
+        "Loop",
+        [C(3), C(True, np.bool_), F(2, 3)],
+        dict(
+            body=_graph(
+                [
+                    helper.make_node("Mul", ["acc", "x2"], ["next"]),
+                    helper.make_node("Identity", ["c"], ["c_out"]),
+                ],
+                [_typed("i", TensorProto.INT64), _typed("c", TensorProto.BOOL), _f32("acc", 2, 3)],
+                [_typed("c_out", TensorProto.BOOL), _f32("next", 2, 3), _f32("next", 2, 3)],
+            )
+        ),
+        outputs=2,
+        dtypes=(F32,),
+    ),
+    Case(
+        "Scan",
+        [F(2, 3), F(4, 2, 3)],
+        dict(
+            body=_graph(
+                [
+                    helper.make_node("Add", ["s", "x_t"], ["pre"]),
+                    helper.make_node("Tanh", ["pre"], ["s_next"]),
+                    helper.make_node("Sigmoid", ["s_next"], ["y_t"]),
+                ],
+                [_f32("s", 2, 3), _f32("x_t", 2, 3)],
+                [_f32("s_next", 2, 3), _f32("y_t", 2, 3)],
+            ),
+            num_scan_inputs=1,
+            scan_input_directions=[1],
+        ),
+        outputs=2,
+        dtypes=(F32,),
     ),
 ]
 
