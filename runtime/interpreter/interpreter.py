@@ -235,6 +235,12 @@ class _Graph:
             for name in node.output:
                 if name in available:
                     raise InterpreterError(f"{label}: value {name!r} is defined twice")
+                if name in outer:
+                    # As onnx.checker and ONNX Runtime require (SSA across scopes).
+                    raise InterpreterError(
+                        f"{label}: value {name!r} is defined twice (it is a value of an "
+                        "enclosing graph)"
+                    )
                 if name:
                     available.add(name)
                     last_use.setdefault(name, index)

@@ -190,6 +190,18 @@ def test_subgraph_output_that_exists_nowhere_is_refused():
         Interpreter(model)
 
 
+def test_subgraph_may_not_redefine_a_value_of_an_enclosing_graph():
+    branch = _branch("then", [helper.make_node("Neg", ["x"], ["w"], name="again")], [vi("w")])
+    other = _branch("else", [], [vi("x")])
+    nodes = [
+        helper.make_node("Relu", ["x"], ["w"]),
+        helper.make_node("If", ["c"], ["y"], name="i", then_branch=branch, else_branch=other),
+    ]
+    model = make_model(nodes, [vi("c", np.bool_, []), vi("x")], [vi("y")])
+    with pytest.raises(InterpreterError, match=r"'i/then_branch/again'.*'w' is defined twice"):
+        Interpreter(model)
+
+
 def test_failure_inside_a_body_names_the_inner_node_and_the_iteration():
     body = helper.make_graph(
         [
