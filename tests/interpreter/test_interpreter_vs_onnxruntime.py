@@ -573,6 +573,20 @@ CASES: list[Case] = [
         dict(reduction="none"),
         "nd",
     ),
+    # Recurrent layers; test_interpreter_recurrent.py compares every option combination.
+    Case("RNN", [F(5, 3, 4), F(1, 3, 4), F(1, 3, 3)], dict(hidden_size=3), outputs=2),
+    Case(
+        "GRU",
+        [F(5, 3, 4), F(2, 9, 4), F(2, 9, 3)],
+        dict(hidden_size=3, direction="bidirectional"),
+        outputs=2,
+    ),
+    Case(
+        "LSTM",
+        [F(5, 3, 4), F(1, 12, 4), F(1, 12, 3), F(1, 24)],
+        dict(hidden_size=3, direction="reverse"),
+        outputs=3,
+    ),
     # Control flow, float32 only (the bodies declare their types): the bodies read the node's
     # inputs x0, x1... from the outer graph by name. test_interpreter_subgraphs.py has more.
     *[
@@ -664,6 +678,9 @@ ORT_NO_FLOAT64 = {
     "LRN",
     "Mean",
     "OneHot",
+    "RNN",
+    "GRU",
+    "LSTM",
 }
 
 
