@@ -495,3 +495,16 @@ def test_scan_opset8_batches_and_sequence_lengths():
     np.testing.assert_allclose(s, [x[0].sum(0), x[1, :2].sum(0)])
     np.testing.assert_allclose(ys[1], [x[1, 1], x[1, 1] + x[1, 0], [0, 0]])
     np.testing.assert_allclose(ys[0], np.cumsum(x[0, ::-1], axis=0))
+
+
+def test_scan_attributes_of_the_other_opset_are_refused():
+    model = _scan_model(F32, [3, 2, 4], directions=[1])
+    feeds = {
+        "h0": np.zeros((2, 5), np.float32),
+        "x": np.zeros((3, 2, 4), np.float32),
+        "Wx": np.zeros((4, 5), np.float32),
+        "Wh": np.zeros((5, 5), np.float32),
+        "b": np.zeros(5, np.float32),
+    }
+    with pytest.raises(InterpreterError, match="directions is an opset 8 attribute"):
+        Interpreter(model).run(None, feeds)

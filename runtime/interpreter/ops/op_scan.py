@@ -36,9 +36,14 @@ class Scan(Kernel):
         scan_output_directions=None,
         directions=None,
     ):
+        newer = [scan_input_axes, scan_input_directions, scan_output_axes, scan_output_directions]
         if self.opset < 9:
+            if any(value is not None for value in newer):
+                raise ValueError("the scan_* attributes are from opset 9; opset 8 has directions")
             sequence_lens, *inputs = inputs
             return self._batched(sequence_lens, inputs, body, num_scan_inputs, directions)
+        if directions is not None:
+            raise ValueError("directions is an opset 8 attribute; use scan_input_directions")
         n_states = len(inputs) - num_scan_inputs
         n_outputs = len(body.output_names) - n_states
         if n_states < 0 or n_outputs < 0:
