@@ -31,6 +31,7 @@ ReduceL2 ReduceLogSumExp ReduceMax ReduceMean ReduceMin ReduceProd ReduceSum Red
 Relu Reshape ScatterElements ScatterND Selu Shape Sigmoid Sign Sin Size Slice Softmax
 SoftmaxCrossEntropyLoss NegativeLogLikelihoodLoss Softplus Softsign Split Sqrt Squeeze Sub Sum
 Tanh Tile Transpose Unsqueeze Where Xor Gelu
+Scan RNN GRU LSTM
 """.split()
 
 

@@ -100,6 +100,18 @@ def binary(op: str, left=F, right=F, dtypes=BOTH, **attrs: Any) -> list[Case]:
     ]
 
 
+def _graph(nodes, inputs, outputs) -> onnx.GraphProto:
+    return helper.make_graph(nodes, "body", inputs, outputs)
+
+
+def _typed(name: str, elem_type: int, *shape: int) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, elem_type, list(shape))
+
+
+def _f32(name: str, *shape: int) -> onnx.ValueInfoProto:
+    return _typed(name, TensorProto.FLOAT, *shape)
+
+
 CASES: list[Case] = [
     *[
         c
@@ -561,6 +573,82 @@ CASES: list[Case] = [
         dict(reduction="none"),
         "nd",
     ),
+    # Recurrent layers; test_interpreter_recurrent.py compares every option combination.
+    Case("RNN", [F(5, 3, 4), F(1, 3, 4), F(1, 3, 3)], dict(hidden_size=3), outputs=2),
+    Case(
+        "GRU",
+        [F(5, 3, 4), F(2, 9, 4), F(2, 9, 3)],
+        dict(hidden_size=3, direction="bidirectional"),
+        outputs=2,
+    ),
+    Case(
+        "LSTM",
+        [F(5, 3, 4), F(1, 12, 4), F(1, 12, 3), F(1, 24)],
+        dict(hidden_size=3, direction="reverse"),
+        outputs=3,
+    ),
+    # Control flow, float32 only (the bodies declare their types): the bodies read the node's
+    # inputs x0, x1... from the outer graph by name. test_interpreter_subgraphs.py has more.
+    *[
+        Case(
+            "If",
+            [C(cond, np.bool_)],
+            dict(
+                then_branch=_graph(
+                    [helper.make_node("Cast", ["x0"], ["t"], to=TensorProto.FLOAT)],
+                    [],
+                    [_f32("t")],
+                ),
+                else_branch=_graph(
+                    [
+                        helper.make_node("Not", ["x0"], ["n"]),
+                        helper.make_node("Cast", ["n"], ["e"], to=TensorProto.DOUBLE),
+                        helper.make_node("Cast", ["e"], ["f"], to=TensorProto.FLOAT),
+                    ],
+                    [],
+                    [_f32("f")],
+                ),
+            ),
+            name=str(cond),
+            dtypes=(F32,),
+        )
+        for cond in (True, False)
+    ],
+    Case(
+        "Loop",
+        [C(3), C(True, np.bool_), F(2, 3)],
+        dict(
+            body=_graph(
+                [
+                    helper.make_node("Mul", ["acc", "x2"], ["next"]),
+                    helper.make_node("Identity", ["c"], ["c_out"]),
+                ],
+                [_typed("i", TensorProto.INT64), _typed("c", TensorProto.BOOL), _f32("acc", 2, 3)],
+                [_typed("c_out", TensorProto.BOOL), _f32("next", 2, 3), _f32("next", 2, 3)],
+            )
+        ),
+        outputs=2,
+        dtypes=(F32,),
+    ),
+    Case(
+        "Scan",
+        [F(2, 3), F(4, 2, 3)],
+        dict(
+            body=_graph(
+                [
+                    helper.make_node("Add", ["s", "x_t"], ["pre"]),
+                    helper.make_node("Tanh", ["pre"], ["s_next"]),
+                    helper.make_node("Sigmoid", ["s_next"], ["y_t"]),
+                ],
+                [_f32("s", 2, 3), _f32("x_t", 2, 3)],
+                [_f32("s_next", 2, 3), _f32("y_t", 2, 3)],
+            ),
+            num_scan_inputs=1,
+            scan_input_directions=[1],
+        ),
+        outputs=2,
+        dtypes=(F32,),
+    ),
 ]
 
 # ONNX Runtime (CPU) has no float64 kernel for these ops: the interpreter's float64 result is
@@ -590,6 +678,9 @@ ORT_NO_FLOAT64 = {
     "LRN",
     "Mean",
     "OneHot",
+    "RNN",
+    "GRU",
+    "LSTM",
 }
 
 
