@@ -47,6 +47,29 @@ class GraphBuilder:
         self._renamed: dict[str, str] = {}
         self._memo: dict[str, str] = {}
         self.regions: list[Region] = []
+        # outer-scope values a subgraph reads (declared for standalone shape inference only)
+        self.outer: list[onnx.ValueInfoProto] = []
+
+    def child(self, name: str) -> GraphBuilder:
+        """A builder for a subgraph (e.g. a Scan body) with its own nodes, inputs and outputs.
+        Names, the constant cache and the initializers are shared with this builder: names stay
+        unique across the model, and constants live in the outermost graph, which a subgraph
+        reads by lexical scope."""
+        sub = GraphBuilder(name, self.dtype)
+        sub.initializers = self.initializers
+        sub._consts, sub._counts, sub._taken = self._consts, self._counts, self._taken
+        sub._scopes = list(self._scopes)
+        return sub
+
+    def refer(self, name: str, shape: Shape, dtype=None) -> str:
+        """Declare that this subgraph reads `name` from an enclosing graph."""
+        dt = self.dtype if dtype is None else dtype
+        self.outer.append(helper.make_tensor_value_info(name, elem_type(dt), list(shape)))
+        return name
+
+    def graph(self) -> onnx.GraphProto:
+        """This builder's nodes as a subgraph (no initializers: they belong to the outer graph)."""
+        return helper.make_graph(self.nodes, self.name, self.inputs, self.outputs)
 
     # -- names ---------------------------------------------------------------------------------
     @contextmanager
@@ -175,7 +198,12 @@ class GraphBuilder:
     def model(self, doc: str = "", metadata: dict[str, str] | None = None) -> onnx.ModelProto:
         inits = [numpy_helper.from_array(v, k) for k, v in self.initializers.items()]
         graph = helper.make_graph(
-            self.nodes, self.name, self.inputs, self.outputs, initializer=inits, doc_string=doc
+            self.nodes,
+            self.name,
+            self.inputs + self.outer,
+            self.outputs,
+            initializer=inits,
+            doc_string=doc,
         )
         model = helper.make_model(
             graph,

@@ -3,7 +3,7 @@ sum the gradients that reach each tensor. The rules themselves live in rules.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import onnx
@@ -158,10 +158,51 @@ def infer_shapes(b: GraphBuilder, outputs: Sequence[str]) -> dict[str, list[Dim]
     return out
 
 
+def implicit_inputs(node: onnx.NodeProto) -> list[str]:
+    """Values of enclosing graphs that the subgraphs of `node` (a Scan body...) read by name."""
+    out: list[str] = []
+    for a in node.attribute:
+        graphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
+        for graph in graphs:
+            defined = {v.name for v in graph.input} | {t.name for t in graph.initializer}
+            for inner in graph.node:
+                for name in [*inner.input, *implicit_inputs(inner)]:
+                    if name and name not in defined and name not in out:
+                        out.append(name)
+                defined.update(inner.output)
+    return out
+
+
+def inputs_of(node: onnx.NodeProto) -> list[str]:
+    """A node's inputs, then the outer values its subgraphs read: what its rule differentiates."""
+    if not any(
+        a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute
+    ):
+        return list(node.input)
+    return [*node.input, *(i for i in implicit_inputs(node) if i not in node.input)]
+
+
 def gradients(
     b: GraphBuilder, loss: str, wrt: Sequence[str], seed: str | None = None
 ) -> dict[str, str]:
     """Append the backward pass of `loss` (a scalar) to `b`; return {param: its gradient}."""
+    found = vjp(b, {loss: seed or b.const(1.0)}, wrt)
+    out = {}
+    for p in wrt:
+        g = found[p]
+        if g is None:
+            raise GradientError(f"the loss does not depend on parameter {p!r}")
+        out[p] = g
+    return out
+
+
+def vjp(
+    b: GraphBuilder, seeds: Mapping[str, str | list[str]], wrt: Sequence[str]
+) -> dict[str, str | None]:
+    """Append the vector-Jacobian product of the values `seeds` names (each with the gradient,
+    or gradients to sum, flowing into it) to `b`; return {x: its gradient, or None where none
+    flows}."""
+    seeds = {k: [v] if isinstance(v, str) else list(v) for k, v in seeds.items()}
     nodes, regions = _with_regions(b)
 
     def rule_of(n):
@@ -171,17 +212,17 @@ def gradients(
             else GRAD_RULES.get(n.op_type)
         )
 
-    # forward reachability from the parameters, backward reachability from the loss
+    # forward reachability from the parameters, backward reachability from the seeds
     reach_fwd = set(wrt)
     for n in nodes:
-        if any(i in reach_fwd for i in n.input):
+        if any(i in reach_fwd for i in inputs_of(n)):
             reach_fwd.update(o for o in n.output if o)
-    reach_bwd = {loss}
+    reach_bwd = set(seeds)
     for n in reversed(nodes):
         if any(o in reach_bwd for o in n.output):
             r = rule_of(n)
             skip = r.nondiff if r else ()  # a Where condition or a target shape carries no gradient
-            reach_bwd.update(i for k, i in enumerate(n.input) if i and k not in skip)
+            reach_bwd.update(i for k, i in enumerate(inputs_of(n)) if i and k not in skip)
     needs = reach_fwd & reach_bwd
     path = [n for n in nodes if any(o in needs for o in n.output)]
     for n in path:
@@ -197,10 +238,11 @@ def gradients(
                 f"parameters to the loss{hint}"
             )
 
-    shapes = infer_shapes(b, [loss])
+    shapes = infer_shapes(b, list(seeds))
     ctx = GradContext(b, shapes, needs)
-    forward = {i.name for i in b.inputs} | {o for n in b.nodes for o in n.output}
-    grads: dict[str, list[str]] = {loss: [seed or b.const(1.0)]}
+    forward = {i.name for i in b.inputs + b.outer} | {o for n in b.nodes for o in n.output}
+    forward -= {g for gs in seeds.values() for g in gs}  # incoming gradients, not forward values
+    grads: dict[str, list[str]] = seeds
 
     def total(name: str) -> str | None:
         parts = grads.get(name)
@@ -221,17 +263,11 @@ def gradients(
             with b.scope(n.name):
                 dxs = r.fn(ctx, unit, dys)
             _check_saves(b.nodes[start:], r, unit, forward)
-            for i, (x, dx) in enumerate(zip(n.input, dxs)):
+            for i, (x, dx) in enumerate(zip(inputs_of(n), dxs)):
                 if dx is None or not x or x not in needs or i in r.nondiff:
                     continue
                 grads.setdefault(x, []).append(dx)
-        out = {}
-        for p in wrt:
-            g = total(p)
-            if g is None:
-                raise GradientError(f"the loss does not depend on parameter {p!r}")
-            out[p] = g
-    return out
+        return {x: total(x) for x in wrt}
 
 
 _SHAPE_READERS = ("Shape", "Size")
@@ -239,7 +275,7 @@ _SHAPE_READERS = ("Shape", "Size")
 
 def _check_saves(emitted, r: Rule, unit, forward: set[str]) -> None:
     """A rule may read only the forward values its `saves` declares (see Rule)."""
-    inputs = list(unit.inputs if hasattr(unit, "saved") else unit.input)
+    inputs = list(unit.inputs) if hasattr(unit, "saved") else inputs_of(unit)
     outputs = list(unit.outputs if hasattr(unit, "saved") else unit.output)
     allowed: set[str] = set()
     for token in r.saves:
@@ -253,7 +289,7 @@ def _check_saves(emitted, r: Rule, unit, forward: set[str]) -> None:
             allowed.add(unit.saved[token])  # a region's named inner value
     by_shape = set(inputs + outputs) if "shapes" in r.saves else set()
     for node in emitted:
-        for name in node.input:
+        for name in inputs_of(node):
             if name not in forward or name in allowed:
                 continue
             if name in by_shape and node.op_type in _SHAPE_READERS:

@@ -1,0 +1,188 @@
+"""The gradient rule of Scan: backpropagation through time as a second, reverse Scan.
+
+A forward Scan runs its body once per step: states s and the step's scan inputs x_t in, the next
+states s' and the step's scan outputs y_t out; the body may also read values of the enclosing
+graph (weights) by name. Its gradient is a Scan over the same steps in reverse order, whose body
+is the forward body recomputed from a tape and then differentiated with the same rule table:
+
+    carried:     ds (gradient reaching s' of this step), acc_w (gradient of each outer weight)
+    scan inputs: s_t (the tape: the forward states at the step's input), x_t, dy_t
+    body:        recompute (s', y_t) = f(s_t, x_t; w); vjp with seeds ds -> s', dy_t -> y_t
+    carried out: ds_t (the gradient of the step's input states), acc_w + dw_t
+    scan out:    dx_t
+
+The tape is recorded by the forward Scan itself (its body emits its input states as extra scan
+outputs), so the graph does not grow with the number of steps.
+"""
+
+from __future__ import annotations
+
+from onnx import GraphProto, helper
+
+from nnc.compiler.autodiff.core import (
+    GradContext,
+    GradientError,
+    attrs,
+    implicit_inputs,
+    rule,
+    vjp,
+)
+from nnc.compiler.builder import GraphBuilder
+
+
+def _dims(vi) -> list:
+    t = vi.type.tensor_type
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim]
+
+
+def _set_attr(node, name: str, value) -> None:
+    for a in node.attribute:
+        if a.name == name:
+            node.attribute.remove(a)
+            break
+    node.attribute.append(helper.make_attribute(name, value))
+
+
+def _record_tape(b: GraphBuilder, node, body: GraphProto, n_state: int) -> list[str]:
+    """Make the forward Scan also output its input states at every step; -> their names."""
+    tape = []
+    new_body = GraphProto()
+    new_body.CopyFrom(body)
+    for k in range(n_state):
+        state = body.input[k]
+        inner = b.fresh("tape_step")
+        new_body.node.append(helper.make_node("Identity", [state.name], [inner], name=inner))
+        vi = new_body.output.add()
+        vi.CopyFrom(state)
+        vi.name = inner
+        outer = b.fresh("tape")
+        node.output.append(outer)
+        tape.append(outer)
+    _set_attr(node, "body", new_body)
+    at = attrs(node)
+    n_scan_out = len(new_body.output) - n_state
+    for key in ("scan_output_directions", "scan_output_axes"):
+        if key in at:
+            _set_attr(node, key, list(at[key]) + [0] * n_state)
+    assert len(node.output) == n_state + n_scan_out
+    return tape
+
+
+def _recompute(sub: GraphBuilder, body: GraphProto, renamed: dict[str, str]) -> None:
+    """Copy the forward body's nodes into `sub`, every value it defines under a fresh name."""
+    for inner in body.node:
+        outs = []
+        for o in inner.output:
+            if o:
+                renamed[o] = sub.fresh(o.rsplit("/", 1)[-1])
+            outs.append(renamed.get(o, ""))
+        copy = helper.make_node(
+            inner.op_type,
+            [renamed.get(i, i) for i in inner.input],
+            outs,
+            name=sub.fresh(inner.op_type),
+            domain=inner.domain,
+        )
+        copy.attribute.extend(inner.attribute)
+        sub.nodes.append(copy)
+
+
+def _zeros_like(b: GraphBuilder, x: str) -> str:
+    value = helper.make_tensor("value", helper.np_dtype_to_tensor_dtype(b.dtype), [1], [0.0])
+    return b.op("ConstantOfShape", [b.op("Shape", [x])], value=value)
+
+
+@rule("Scan", saves=("x", "y"))
+def _scan(g: GradContext, node, dys):
+    b = g.b
+    at = attrs(node)
+    body: GraphProto = at["body"]
+    if body.initializer:
+        raise GradientError("Scan gradient with initializers inside the body")
+    k = int(at["num_scan_inputs"])
+    n_state = len(body.input) - k
+    n_scan_out = len(body.output) - n_state
+    for key in ("scan_input_axes", "scan_output_axes"):
+        if any(at.get(key) or []):
+            raise GradientError(f"Scan gradient with {key} other than 0 (transpose to time-major)")
+    in_dirs = list(at.get("scan_input_directions") or [0] * k)
+    out_dirs = list(at.get("scan_output_directions") or [0] * n_scan_out)
+    states, xs = list(node.input[:n_state]), list(node.input[n_state:])
+    outer = [i for i in implicit_inputs(node) if i not in node.input]
+    outer_wanted = [w for w in outer if g.needs(w)]
+    xs_wanted = [m for m, x in enumerate(xs) if g.needs(x)]
+    ys_seeded = [o for o in range(n_scan_out) if dys[n_state + o] is not None]
+    tape = _record_tape(b, node, body, n_state)
+
+    # -- the backward body ---------------------------------------------------------------------
+    sub = b.child(f"{node.name}/backward")
+    for w in outer:
+        sub.refer(w, g.shape(w))
+    renamed: dict[str, str] = {}
+    d_carry = [sub.add_input(sub.fresh("d_state"), _dims(body.output[i])) for i in range(n_state)]
+    acc = [sub.add_input(sub.fresh("acc"), g.shape(w)) for w in outer_wanted]
+    for i in range(n_state):
+        renamed[body.input[i].name] = sub.add_input(sub.fresh("state_t"), _dims(body.input[i]))
+    for m in range(k):
+        vi = body.input[n_state + m]
+        renamed[vi.name] = sub.add_input(sub.fresh("x_t"), _dims(vi))
+    dy_t = [sub.add_input(sub.fresh("dy_t"), _dims(body.output[n_state + o])) for o in ys_seeded]
+    _recompute(sub, body, renamed)
+    seeds: dict[str, list[str]] = {}
+    for i in range(n_state):
+        seeds.setdefault(renamed[body.output[i].name], []).append(d_carry[i])
+    for o, d in zip(ys_seeded, dy_t):
+        seeds.setdefault(renamed[body.output[n_state + o].name], []).append(d)
+    wrt = [renamed[body.input[i].name] for i in range(n_state)]
+    wrt += [renamed[body.input[n_state + m].name] for m in xs_wanted] + outer_wanted
+    found = vjp(sub, seeds, wrt)
+
+    def grad_or_zeros(name: str) -> str:
+        got = found[name]
+        return got if got is not None else _zeros_like(sub, name)
+
+    outs = [grad_or_zeros(w) for w in wrt[:n_state]]
+    outs += [sub.op("Add", [a, grad_or_zeros(w)]) for a, w in zip(acc, outer_wanted)]
+    outs += [grad_or_zeros(w) for w in wrt[n_state : n_state + len(xs_wanted)]]
+    for i, name in enumerate(outs):
+        named = sub.fresh("out")
+        sub.op("Identity", [name], [named])
+        shape = (
+            _dims(body.input[i])
+            if i < n_state
+            else g.shape(outer_wanted[i - n_state])
+            if i < n_state + len(outer_wanted)
+            else _dims(body.input[n_state + xs_wanted[i - n_state - len(outer_wanted)]])
+        )
+        sub.add_output(named, shape)
+
+    # -- the reverse Scan ----------------------------------------------------------------------
+    d_final = [
+        dys[i] if dys[i] is not None else _zeros_like(b, node.output[i]) for i in range(n_state)
+    ]
+    acc0 = [_zeros_like(b, w) for w in outer_wanted]
+    scanned = [*tape, *xs, *(dys[n_state + o] for o in ys_seeded)]
+    directions = [1] * n_state + [1 - d for d in in_dirs] + [1 - out_dirs[o] for o in ys_seeded]
+    n_carry = n_state + len(outer_wanted)
+    results = b.op(
+        "Scan",
+        [*d_final, *acc0, *scanned],
+        outputs=n_carry + len(xs_wanted),
+        body=sub.graph(),
+        num_scan_inputs=len(scanned),
+        scan_input_directions=directions,
+        scan_output_directions=[1 - in_dirs[m] for m in xs_wanted],
+    )
+    results = [results] if isinstance(results, str) else results
+    grads: dict[str, str] = {}
+    for i in range(n_state):
+        grads[f"s{i}"] = results[i]
+    for j, w in enumerate(outer_wanted):
+        grads[w] = results[n_state + j]
+    for j, m in enumerate(xs_wanted):
+        grads[f"x{m}"] = results[n_carry + j]
+    return (
+        [grads[f"s{i}"] if g.needs(s) else None for i, s in enumerate(states)]
+        + [grads.get(f"x{m}") for m in range(k)]
+        + [grads.get(w) for w in outer]
+    )
