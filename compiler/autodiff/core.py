@@ -202,7 +202,7 @@ def vjp(
     """Append the vector-Jacobian product of the values `seeds` names (each with the gradient,
     or gradients to sum, flowing into it) to `b`; return {x: its gradient, or None where none
     flows}."""
-    seeds = {k: [v] if isinstance(v, str) else list(v) for k, v in seeds.items()}
+    incoming = {k: [v] if isinstance(v, str) else list(v) for k, v in seeds.items()}
     nodes, regions = _with_regions(b)
 
     def rule_of(n):
@@ -241,8 +241,8 @@ def vjp(
     shapes = infer_shapes(b, list(seeds))
     ctx = GradContext(b, shapes, needs)
     forward = {i.name for i in b.inputs + b.outer} | {o for n in b.nodes for o in n.output}
-    forward -= {g for gs in seeds.values() for g in gs}  # incoming gradients, not forward values
-    grads: dict[str, list[str]] = seeds
+    forward -= {g for gs in incoming.values() for g in gs}  # gradients, not forward values
+    grads: dict[str, list[str]] = incoming
 
     def total(name: str) -> str | None:
         parts = grads.get(name)
