@@ -193,6 +193,57 @@ def _concat(g, node, dys):
     return parts if len(sizes) > 1 else [parts]
 
 
+@rule("Split", saves=("shapes",), nondiff=(1,))
+def _split(g, node, dys):
+    """The pieces' gradients concatenated back; a piece no gradient reaches contributes zeros."""
+    b = g.b
+    axis = attrs(node).get("axis", 0)
+    parts = []
+    for y, dy in zip(node.output, dys):
+        if dy is None:
+            shape = g.shape(y)
+            if any(not isinstance(d, int) for d in shape):
+                raise GradientError("Split gradient with an unused piece of dynamic shape")
+            dy = b.const(np.zeros(shape))
+        parts.append(dy)
+    out = parts[0] if len(parts) == 1 else b.op("Concat", parts, axis=axis)
+    return [out] + [None] * (len(node.input) - 1)
+
+
+@rule("Slice", saves=("shapes",), nondiff=(1, 2, 3, 4))
+def _slice(g, node, dys):
+    """dy padded with zeros back to x's shape (constant starts/ends/axes, steps of 1)."""
+    b, x, dy = g.b, node.input[0], dys[0]
+    shape = g.shape(x)
+    rank = len(shape)
+
+    def const(i, default):
+        if len(node.input) <= i or not node.input[i]:
+            return default
+        v = g.const_value(node.input[i])
+        if v is None:
+            raise GradientError("Slice gradient with starts/ends/axes/steps computed at run time")
+        return [int(a) for a in np.asarray(v).ravel()]
+
+    starts, ends = const(1, None), const(2, None)
+    axes = [a % rank for a in const(3, list(range(len(starts))))]
+    if any(s != 1 for s in const(4, [1] * len(axes))):
+        raise GradientError("Slice gradient with steps other than 1")
+    begin, end = [0] * rank, [0] * rank
+    for a, s0, e0 in zip(axes, starts, ends):
+        n = shape[a]
+        if not isinstance(n, int):
+            if s0 == 0 and e0 >= np.iinfo(np.int64).max // 2:
+                continue  # the whole (symbolic) axis
+            raise GradientError("Slice gradient along an axis of dynamic length")
+        lo = min(max(s0 + n if s0 < 0 else s0, 0), n)
+        hi = min(max(e0 + n if e0 < 0 else e0, 0), n)
+        begin[a], end[a] = lo, n - max(hi, lo)
+    if not any(begin) and not any(end):
+        return [dy] + [None] * (len(node.input) - 1)
+    return [b.op("Pad", [dy, b.ints(begin + end)])] + [None] * (len(node.input) - 1)
+
+
 @rule("ReduceSum", saves=("shapes",), nondiff=(1,))
 def _reduce_sum(g, node, dys):
     return [_expand_reduced(g, node, dys[0]), None]

@@ -199,6 +199,31 @@ CASES["Concat"] = [
     nary("Concat", normal(rng, 2, 3), axis=0),
     nary("Concat", normal(rng, 2, 3), normal(rng, 2, 2), axis=1, wrt=[1], tag="wrt_second"),
 ]
+
+
+def _split(sizes, axis, use):
+    def build(b, n):
+        parts = b.op("Split", [n["x"], b.ints(sizes)], outputs=len(sizes), axis=axis)
+        picked = [parts[i] for i in use]
+        return picked[0] if len(picked) == 1 else b.op("Concat", picked, axis=axis)
+
+    return build
+
+
+def _slice(starts, ends, axes):
+    return lambda b, n: b.op("Slice", [n["x"], b.ints(starts), b.ints(ends), b.ints(axes)])
+
+
+CASES["Split"] = [
+    Case("3x4_axis1_all", _split([1, 3], 1, [0, 1]), {"x": normal(rng, 3, 4)}, ("x",)),
+    Case("4x3_axis0_one_unused", _split([1, 2, 1], 0, [2, 0]), {"x": normal(rng, 4, 3)}, ("x",)),
+    Case("2x6_gates", _split([2, 2, 2], -1, [1]), {"x": normal(rng, 2, 6)}, ("x",)),
+]
+CASES["Slice"] = [
+    Case("middle", _slice([1, 1], [3, 4], [0, 1]), {"x": normal(rng, 4, 5)}, ("x",)),
+    Case("negative", _slice([-2], [9999], [1]), {"x": normal(rng, 3, 5)}, ("x",)),
+    Case("whole", _slice([0], [4], [0]), {"x": normal(rng, 4, 2)}, ("x",)),
+]
 CASES["Identity"] = [unary("Identity", normal(rng, 3, 4)), unary("Identity", normal(rng))]
 CASES["Cast"] = [
     unary("Cast", normal(rng, 3, 4), tag="to_double", to=TensorProto.DOUBLE),
