@@ -111,6 +111,8 @@ class Network:
                 v = p.value
             else:
                 v = initial_value(p.init, p.shape, p.fan_in, p.fan_out, seed, p.name)
+                if p.init_offset is not None:
+                    v = v + p.init_offset
             out[p.name] = np.asarray(v, dtype=dtype).reshape(p.shape)
         return out
 

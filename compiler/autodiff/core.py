@@ -61,6 +61,11 @@ def region_rule(kind: str, saves: tuple[str, ...] = ()):
     return add
 
 
+# Ops that read only the shapes of their inputs: no path through them carries a gradient (a
+# zero state shaped like a batch that depends on the parameters, say).
+SHAPE_ONLY = frozenset({"Shape", "Size"})
+
+
 def non_differentiable(why: str, *op_types: str) -> None:
     for op_type in op_types:
         NON_DIFFERENTIABLE.add(op_type, why)
@@ -87,10 +92,26 @@ class GradContext:
     """What a rule sees: the builder, static shapes of forward values, and which inputs need a
     gradient (so that, e.g., the first layer never computes a gradient for the data)."""
 
-    def __init__(self, b: GraphBuilder, shapes: dict[str, list[Dim]], needs: set[str]):
+    def __init__(
+        self,
+        b: GraphBuilder,
+        shapes: dict[str, list[Dim]],
+        needs: set[str],
+        types: dict[str, int] | None = None,
+    ):
         self.b = b
         self._shapes = shapes
         self._needs = needs
+        self._types = types or {}
+
+    def elem_type(self, name: str) -> int:
+        """The ONNX element type of a forward value."""
+        if name in self.b.initializers:
+            return helper.np_dtype_to_tensor_dtype(self.b.initializers[name].dtype)
+        try:
+            return self._types[name]
+        except KeyError:
+            raise GradientError(f"no element type known for {name!r}") from None
 
     def shape(self, name: str) -> list[Dim]:
         if name in self.b.initializers:
@@ -140,22 +161,32 @@ def attrs(node: onnx.NodeProto) -> dict:
 
 def infer_shapes(b: GraphBuilder, outputs: Sequence[str]) -> dict[str, list[Dim]]:
     """Static shapes of every value computed so far (symbolic dims as strings)."""
+    return infer_types(b, outputs)[0]
+
+
+def infer_types(
+    b: GraphBuilder, outputs: Sequence[str]
+) -> tuple[dict[str, list[Dim]], dict[str, int]]:
+    """Static shapes and element types of every value computed so far."""
     model = b.model()
     del model.graph.output[:]
     for name in outputs:
         model.graph.output.append(helper.make_empty_tensor_value_info(name))
     inferred = shape_inference.infer_shapes(model, strict_mode=True)
     out: dict[str, list[Dim]] = {}
+    types: dict[str, int] = {}
     for vi in (
         list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
     ):
         t = vi.type.tensor_type
+        if t.elem_type:
+            types[vi.name] = t.elem_type
         if t.HasField("shape"):
             out[vi.name] = [
                 d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
                 for d in t.shape.dim
             ]
-    return out
+    return out, types
 
 
 def implicit_inputs(node: onnx.NodeProto) -> list[str]:
@@ -215,6 +246,8 @@ def vjp(
     # forward reachability from the parameters, backward reachability from the seeds
     reach_fwd = set(wrt)
     for n in nodes:
+        if n.op_type in SHAPE_ONLY:  # reads only the shape of its input: no gradient path
+            continue
         if any(i in reach_fwd for i in inputs_of(n)):
             reach_fwd.update(o for o in n.output if o)
     reach_bwd = set(seeds)
@@ -238,8 +271,8 @@ def vjp(
                 f"parameters to the loss{hint}"
             )
 
-    shapes = infer_shapes(b, list(seeds))
-    ctx = GradContext(b, shapes, needs)
+    shapes, types = infer_types(b, list(seeds))
+    ctx = GradContext(b, shapes, needs, types)
     forward = {i.name for i in b.inputs + b.outer} | {o for n in b.nodes for o in n.output}
     forward -= {g for gs in incoming.values() for g in gs}  # gradients, not forward values
     grads: dict[str, list[str]] = incoming

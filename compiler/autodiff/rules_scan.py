@@ -117,7 +117,8 @@ def _scan(g: GradContext, node, dys):
     # -- the backward body ---------------------------------------------------------------------
     sub = b.child(f"{node.name}/backward")
     for w in outer:
-        sub.refer(w, g.shape(w))
+        if w not in b.initializers:  # constants are initializers every subgraph sees
+            sub.refer(w, g.shape(w), helper.tensor_dtype_to_np_dtype(g.elem_type(w)))
     renamed: dict[str, str] = {}
     d_carry = [sub.add_input(sub.fresh("d_state"), _dims(body.output[i])) for i in range(n_state)]
     acc = [sub.add_input(sub.fresh("acc"), g.shape(w)) for w in outer_wanted]

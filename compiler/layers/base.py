@@ -40,6 +40,7 @@ class ParamDecl:
     role: str = "weight"  # weight | bias | gamma | beta | running_mean | running_var
     max_norm_axes: tuple[int, ...] | None = None  # axes a max_norm constraint takes norms over
     init_option: str = "init"  # the layer option that chose `init` (where its errors point)
+    init_offset: np.ndarray | None = None  # added to the initializer's draw (LSTM forget bias)
 
 
 @dataclass
