@@ -51,9 +51,15 @@ class TrainingGraphs:
 
 def lower_network(net: Network, ctx: LowerCtx, x: str) -> str:
     values = {"input": x}
+    act = net.final_activation()
     for node in net.nodes:
         with ctx.b.scope(node.layer.name):
             values[node.layer.name] = node.layer.lower(ctx, [values[i] for i in node.inputs])
+        pre = ctx.pre_activation.get(node.inputs[0]) if node.layer.look_through else None
+        if pre is not None and pre[0] == act and node.layer.name not in ctx.pre_activation:
+            # a layer the loss looks through: the logits take the same path as the values
+            with ctx.b.scope(f"{node.layer.name}/logits"):
+                ctx.pre_activation[node.layer.name] = (act, node.layer.lower(ctx, [pre[1]]))
     return values[net.output]
 
 

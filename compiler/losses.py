@@ -84,9 +84,13 @@ def _huber(b, y, t, delta=1.0, **_):
 
 
 def _bce(b, z, t, **_):
-    # Stable form on logits z: max(z, 0) - z t + log(1 + e^-|z|)
+    # Stable form on logits z: max(z, 0) - z t + log(1 + e^-|z|). Smooth as a whole, but its
+    # pieces have corners at z = 0 (relu, abs), where per-op rules would give -t instead of
+    # sigmoid(0) - t: the region takes the hand-derived rule dz = sigmoid(z) - t instead.
+    start = len(b.nodes)
     softplus = b.op("Softplus", [b.op("Neg", [b.op("Abs", [z])])])
     per = b.op("Add", [b.op("Sub", [b.op("Relu", [z]), b.op("Mul", [z, t])]), softplus])
+    b.mark_region("SigmoidCrossEntropy", start, [z, t], [per])
     return _mean(b, per)
 
 
@@ -124,13 +128,26 @@ _PROBABILITIES = {
     for act in ("softmax", "log_softmax")
 }
 
-LOSSES.add("mse", LossDef("mse", "mean squared error", _real, _mse))
-LOSSES.add("mae", LossDef("mae", "mean absolute error (L1)", _real, _mae))
+LOSSES.add(
+    "mse",
+    LossDef("mse", "mean squared error, averaged over samples and outputs", _real, _mse),
+)
+LOSSES.add(
+    "mae",
+    LossDef(
+        "mae",
+        "mean absolute error (L1), averaged over samples and outputs; gradient 0 where an "
+        "output equals its target",
+        _real,
+        _mae,
+    ),
+)
 LOSSES.add(
     "huber",
     LossDef(
         "huber",
-        "quadratic within delta, linear beyond",
+        "0.5 a^2 where |a| <= delta, delta (|a| - delta / 2) beyond, for a = output - target "
+        "(PyTorch's HuberLoss, Keras' Huber); averaged over samples and outputs",
         _real,
         _huber,
         {"delta": o.number("where the loss turns linear", 1.0, exclusive_minimum=0)},
@@ -140,8 +157,9 @@ LOSSES.add(
     "binary_cross_entropy",
     LossDef(
         "binary_cross_entropy",
-        "sigmoid cross-entropy per output (binary or multi-label), computed from logits; "
-        "the network's output is read as logits unless its last activation is sigmoid",
+        "sigmoid cross-entropy per output (binary or multi-label), computed from logits and "
+        "averaged over samples and outputs; the network's output is read as logits unless its "
+        "last activation is sigmoid (also behind dropout rate 0, flatten or reshape)",
         _binary,
         _bce,
         reads_through=("sigmoid",),
@@ -177,8 +195,9 @@ LOSSES.add(
     "cross_entropy",
     LossDef(
         "cross_entropy",
-        "softmax cross-entropy with integer or one-hot labels, fused (never Softmax -> Log); "
-        "the output is read as logits unless the last activation is softmax or log_softmax",
+        "softmax cross-entropy with integer or one-hot labels, fused (never Softmax -> Log), "
+        "averaged over samples; the output is read as logits unless the last activation is "
+        "softmax or log_softmax",
         _classes,
         _cross_entropy,
         reads_through=("softmax", "log_softmax"),
@@ -190,7 +209,9 @@ LOSSES.add(
     "hinge",
     LossDef(
         "hinge",
-        "multiclass SVM hinge loss on the class scores",
+        "multiclass SVM hinge loss (Weston-Watkins): per sample, the sum over the wrong classes "
+        "j of max(0, s_j - s_y + margin), not divided by the number of classes (PyTorch's "
+        "MultiMarginLoss divides); averaged over samples",
         _classes,
         _hinge,
         {"margin": o.number("required margin of the true class", 1.0, exclusive_minimum=0)},

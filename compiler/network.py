@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nnc.compiler.activations import ACTIVATIONS
 from nnc.compiler.init import init_problem, initial_value
 from nnc.compiler.layers import LAYERS, Layer, ParamDecl, PerSample, ShapeError
 from nnc.compiler.losses import LOSSES, Target
@@ -71,9 +72,27 @@ class Network:
     def output_shape(self) -> PerSample:
         return self.shapes[self.output]
 
+    def output_activation(self) -> tuple[str | None, list[Node]]:
+        """The activation the output applies last, found through the layers a loss may look
+        through (dropout, flatten, reshape), and those layers."""
+        by_name = {n.layer.name: n for n in self.nodes}
+        between: list[Node] = []
+        node = by_name.get(self.output)
+        while node is not None:
+            act = node.layer.final_activation()
+            if act is not None or not node.layer.look_through or len(node.inputs) != 1:
+                return act, between
+            between.append(node)
+            node = by_name.get(node.inputs[0])
+        return None, between
+
     def final_activation(self) -> str | None:
-        """The activation the output layer applies last (None for a linear output)."""
-        return self.nodes[-1].layer.final_activation() if self.nodes else None
+        """The output's final activation where a loss can read its logits exactly."""
+        act, between = self.output_activation()
+        if act is None:
+            return None
+        elementwise = not ACTIVATIONS[act].over_last_axis
+        return act if all(n.layer.passes_activation(act, elementwise) for n in between) else None
 
     def _check_loss(self) -> list[Diagnostic]:
         """What the loss's definition says it needs of the network's output."""
@@ -91,9 +110,20 @@ class Network:
                     f"{list(shape)}{hint}",
                 )
             ]
-        act = self.final_activation()
+        act, between = self.output_activation()
         if act is not None and act in ldef.refuses_after:
             return [self.spec.error(("loss",), ldef.refuses_after[act])]
+        if act in ldef.reads_through and self.final_activation() is None:
+            elementwise = not ACTIVATIONS[act].over_last_axis
+            blocker = next(n for n in between if not n.layer.passes_activation(act, elementwise))
+            return [
+                self.spec.error(
+                    ("layers", blocker.spec_index),
+                    f"{name} reads the logits before the output's {act}, but this "
+                    f"{blocker.layer.type} layer after the {act} changes them in a way the "
+                    f"logits cannot follow; move it before the layer with the {act}",
+                )
+            ]
         return []
 
     def target(self) -> Target:

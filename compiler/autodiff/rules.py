@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnc.compiler.autodiff.core import GradContext, GradientError, attrs, non_differentiable, rule
+from nnc.compiler.autodiff.core import (
+    GradContext,
+    GradientError,
+    attrs,
+    non_differentiable,
+    region_rule,
+    rule,
+)
 from nnc.compiler.builder import elem_type
 
 
@@ -492,6 +499,22 @@ def _nll(g, node, dys):
         b.op("Neg", [b.op("Mul", [_onehot(g, t, lp), _loss_scale(g, node, dys[0], t)])]),
         None,
         None,
+    ]
+
+
+@region_rule("SigmoidCrossEntropy", saves=("x",))
+def _sigmoid_cross_entropy(g, region, dys):
+    """Per element, max(z, 0) - z t + log(1 + e^-|z|) = -t log s(z) - (1 - t) log(1 - s(z)):
+    d/dz = s(z) - t (also at z = 0, where the stable form's pieces have corners), and
+    d/dt = -z (a target computed from parameters, say)."""
+    b = g.b
+    z, t = region.inputs
+    dy = dys[0]
+    dz = b.op("Mul", [dy, b.op("Sub", [b.op("Sigmoid", [z]), t])]) if g.needs(z) else None
+    dt = b.op("Neg", [b.op("Mul", [dy, z])]) if g.needs(t) else None
+    return [
+        g.unbroadcast(dz, z, region.outputs[0]) if dz else None,
+        g.unbroadcast(dt, t, region.outputs[0]) if dt else None,
     ]
 
 

@@ -100,6 +100,14 @@ class Layer:
     def lower(self, ctx: LowerCtx, inputs: Sequence[str]) -> str:
         raise NotImplementedError
 
+    # A loss may look through this layer to find the output's final activation (a shape change,
+    # or a layer that is the identity at inference); `passes_activation` says whether it commutes
+    # with that activation, so that the loss can read the logits through it exactly.
+    look_through: ClassVar[bool] = False
+
+    def passes_activation(self, act: str, elementwise: bool) -> bool:
+        return False
+
     def final_activation(self) -> str | None:
         """The activation this layer applies last (None: none, or linear); a loss may read
         through it (its input is then the loss's logits)."""

@@ -180,6 +180,11 @@ class Dropout(Layer):
     options = {
         "rate": o.number("probability of dropping a value", 0.5, minimum=0, exclusive_maximum=1)
     }
+    look_through = True
+
+    def passes_activation(self, act, elementwise):
+        # dropping logits is not dropping probabilities: only a rate-0 dropout is transparent
+        return float(self.opts["rate"]) == 0.0
 
     def output_shape(self, inputs):
         return inputs[0]
@@ -210,6 +215,10 @@ def _float(b) -> int:
 class Flatten(Layer):
     type = "flatten"
     description = "reshape each sample to a vector"
+    look_through = True
+
+    def passes_activation(self, act, elementwise):
+        return elementwise or len(self.in_shapes[0]) == 1
 
     def output_shape(self, inputs):
         return (int(np.prod(inputs[0])),)
@@ -230,6 +239,12 @@ class Reshape(Layer):
             "the new per-sample shape",
         )
     }
+
+    look_through = True
+
+    def passes_activation(self, act, elementwise):
+        # an activation over the last axis survives a reshape that keeps that axis whole
+        return elementwise or self.in_shapes[0][-1] == self.out_shape[-1]
 
     def output_shape(self, inputs):
         target = list(self.opts["shape"])

@@ -19,8 +19,17 @@ from nnc.compiler.spec.data_schema import DATA_SCHEMA
 FORMAT_VERSION = 1
 
 REGULARIZATION = {
-    "l2": o.number("L2 penalty lambda/2 * sum(w^2) over weights", 0.0, minimum=0),
-    "l1": o.number("L1 penalty lambda * sum(|w|) over weights", 0.0, minimum=0),
+    "l2": o.number(
+        "L2 penalty lambda/2 * sum(w^2) over the trainable weights (frozen layers' weights, "
+        "biases and batch-norm scales and offsets are not penalised)",
+        0.0,
+        minimum=0,
+    ),
+    "l1": o.number(
+        "L1 penalty lambda * sum(|w|) over the trainable weights (as l2); gradient 0 at w = 0",
+        0.0,
+        minimum=0,
+    ),
     "max_norm": o.number(
         "after each update, rescale each unit's incoming weight vector to at most this L2 norm",
         None,

@@ -224,6 +224,27 @@ CASES["Slice"] = [
     Case("negative", _slice([-2], [9999], [1]), {"x": normal(rng, 3, 5)}, ("x",)),
     Case("whole", _slice([0], [4], [0]), {"x": normal(rng, 4, 2)}, ("x",)),
 ]
+
+
+def _bce_region(b, n):
+    from nnc.compiler.losses import LOSSES
+
+    return LOSSES["binary_cross_entropy"].lower(b, n["z"], n["t"])
+
+
+CASES["SigmoidCrossEntropy"] = [
+    # exact zeros: where the stable form's relu and abs have their corners
+    Case(
+        "logits_with_zeros",
+        _bce_region,
+        {
+            "z": np.array([[0.0, 1.3, -0.7], [0.0, 0.0, 2.1]]),
+            "t": np.array([[1.0, 0, 1], [0, 1, 0]]),
+        },
+        ("z", "t"),
+    ),
+    Case("random", _bce_region, {"z": normal(rng, 4, 2), "t": rng.uniform(0, 1, (4, 2))}, ("z",)),
+]
 CASES["Identity"] = [unary("Identity", normal(rng, 3, 4)), unary("Identity", normal(rng))]
 CASES["Cast"] = [
     unary("Cast", normal(rng, 3, 4), tag="to_double", to=TensorProto.DOUBLE),

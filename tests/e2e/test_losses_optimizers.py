@@ -454,3 +454,73 @@ def test_orthogonal_rows_when_wider_and_refused_for_vectors():
     bad = "input: {shape: [5]}\nlayers:\n  - {type: dense, units: 9, bias_init: orthogonal}\n"
     with pytest.raises(SpecError, match=r"layers\[0\]\.bias_init: orthogonal needs .*rank >= 2"):
         Network(parse_spec(bad))
+
+
+def test_binary_cross_entropy_gradient_at_zero_logits():
+    """Issue case: one dense unit from zeros; the stable form's pieces have corners at z = 0,
+    where per-op rules gave dW = db = -0.5; the truth is sigmoid(0) - t averaged: 0.25 and 0."""
+    net = Network(
+        parse_spec(
+            "input: {shape: [1]}\nlayers:\n  - {type: dense, units: 1, init: zeros}\n"
+            "loss: binary_cross_entropy\n"
+        )
+    )
+    values = net.initial_values(0, np.float64)
+    feeds = {"x": np.array([[1.0], [2.0]]), "y": np.array([[1.0], [0.0]]), **values}
+    dw, db = Interpreter(training_graphs(net, np.float64).gradient).run(
+        ["grad.dense_0.weight", "grad.dense_0.bias"], feeds
+    )
+    assert float(dw.ravel()[0]) == pytest.approx(0.25) and float(db[0]) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    ("body", "loss", "width"),
+    [
+        # sigmoid, then layers that are the identity (or a reshape) at inference
+        (
+            "  - {type: dense, units: 2, activation: sigmoid}\n  - {type: dropout, rate: 0.0}\n",
+            "binary_cross_entropy",
+            2,
+        ),
+        (
+            "  - {type: dense, units: 2, activation: sigmoid}\n  - {type: flatten}\n",
+            "binary_cross_entropy",
+            2,
+        ),
+        (
+            "  - {type: dense, units: 4}\n  - {type: softmax}\n  - {type: reshape, shape: [4]}\n"
+            "  - {type: dropout, rate: 0.0}\n",
+            "cross_entropy",
+            4,
+        ),
+    ],
+)
+def test_losses_read_the_logits_through_transparent_layers(body, loss, width):
+    """A sigmoid or softmax before a dropout/flatten/reshape is still read as logits: the loss
+    equals the formula on the probabilities (it would not if the probabilities were read as
+    logits), and its gradient checks."""
+    net = Network(parse_spec(HEAD + body + f"loss: {loss}\n"))
+    values = net.initial_values(0, np.float64)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 3))
+    kind = "binary" if loss == "binary_cross_entropy" else "class"
+    t = _targets(kind, rng, 6, width)
+    p = Interpreter(inference_model(net, values, np.float64)).run(["y"], {"x": x})[0]
+    got = Interpreter(training_graphs(net, np.float64).eval).run(
+        ["loss"], {"x": x, "y": t, **values}
+    )
+    if kind == "binary":
+        expect = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
+    else:
+        expect = -np.mean(np.log(p[np.arange(6), t]))
+    assert float(got[0]) == pytest.approx(expect, rel=1e-10)
+    assert all(r.ok(1e-6) for r in gradcheck(net, samples=5, per_param=6))
+
+
+def test_dropout_between_a_sigmoid_output_and_its_loss_is_refused():
+    spec = HEAD + (
+        "  - {type: dense, units: 1, activation: sigmoid}\n  - {type: dropout, rate: 0.3}\n"
+        "loss: binary_cross_entropy\n"
+    )
+    with pytest.raises(SpecError, match=r"layers\[2\]: binary_cross_entropy reads the logits"):
+        Network(parse_spec(spec))
