@@ -17,35 +17,14 @@ def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def _load(path: str, overrides: dict | None = None):
-    from nnc.compiler.network import Network
-    from nnc.compiler.spec.model import load_spec
+def _compile(path: str):
+    from nnc.runtime.compiled import compile_spec, load_spec_file
 
-    spec = load_spec(path)
-    if overrides:
-        spec = apply_overrides(spec, overrides)
-    return spec, Network(spec)
-
-
-def apply_overrides(spec, overrides: dict):
-    """Command-line overrides (train.epochs=5, optimizer.lr=0.1) validated like the file."""
-    import copy
-
-    from nnc.compiler.spec.model import spec_from_document, thaw
-
-    doc = copy.deepcopy(thaw(spec.document))
-    for dotted, value in overrides.items():
-        cur = doc
-        keys = dotted.split(".")
-        for k in keys[:-1]:
-            cur = cur.setdefault(k, {})
-        cur[keys[-1]] = value
-    return spec_from_document(doc, spec.source, spec.filename, spec.base_dir)
+    return compile_spec(load_spec_file(path))
 
 
 def load_run_spec(run: Path):
     """The spec a run was trained with, its relative data paths resolved as when it started."""
-    from nnc.compiler.network import Network
     from nnc.compiler.spec.model import load_spec, spec_from_document, thaw
 
     path = run / "spec.yaml"
@@ -57,7 +36,7 @@ def load_run_spec(run: Path):
         base = json.loads(info.read_text()).get("base_dir")
         if base:
             spec = spec_from_document(thaw(spec.document), spec.source, spec.filename, base)
-    return spec, Network(spec)
+    return spec
 
 
 def _write_run_spec(run_dir: Path, spec, overrides: dict) -> None:
@@ -84,51 +63,41 @@ def _write_run_spec(run_dir: Path, spec, overrides: dict) -> None:
 
 
 def cmd_validate(args) -> int:
-    spec, net = _load(args.spec)
-    print(f"{args.spec}: ok ({len(spec.layers)} layers, output {list(net.output_shape)})")
+    compiled = _compile(args.spec)
+    layers, shape = len(compiled.spec.layers), list(compiled.net.output_shape)
+    print(f"{args.spec}: ok ({layers} layers, output {shape})")
     return EXIT_OK
 
 
 def cmd_summary(args) -> int:
-    spec, net = _load(args.spec)
-    print(f"Model: {spec.name}")
-    print(net.summary())
+    compiled = _compile(args.spec)
+    print(f"Model: {compiled.spec.name}")
+    print(compiled.net.summary())
     return EXIT_OK
 
 
 def cmd_compile(args) -> int:
     import onnx
 
-    from nnc.compiler.graphs import describe, inference_model, training_graphs
     from nnc.runtime.checkpoint import atomic_write_bytes
 
-    spec, net = _load(args.spec)
+    compiled = _compile(args.spec)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    values = net.initial_values(int(spec.train["seed"]))
-    models = {"model": inference_model(net, values)}
-    if spec.loss is not None and not args.inference_only:
+    models = {"model": compiled.export()}
+    if compiled.trainable and not args.inference_only:
         try:
-            models.update(training_graphs(net).models())
+            models.update(compiled.graphs.models())
         except Exception as e:  # a GradientError names the op
             _err(f"{args.spec}: cannot build training graphs: {e}")
             return EXIT_INVALID
-    manifest = {"spec": spec.name, "graphs": {}, "parameters": []}
+    files = {kind: f"{kind}.onnx" for kind in models}
     for kind, model in models.items():
         onnx.checker.check_model(model, full_check=True)
-        atomic_write_bytes(out / f"{kind}.onnx", model.SerializeToString())
-        manifest["graphs"][kind] = {"file": f"{kind}.onnx", **describe(model)}
-    manifest["parameters"] = [
-        {"name": p.name, "shape": list(p.shape), "trainable": p.trainable, "state": p.state}
-        for p in net.params
-    ]
-    if "train_step" in models:
-        outs = {o.name for o in models["train_step"].graph.output}
-        manifest["graphs"]["train_step"]["feeds_next_step"] = {
-            o: o[: -len(".next")] for o in sorted(outs) if o.endswith(".next")
-        }
+        atomic_write_bytes(out / files[kind], model.SerializeToString())
+    manifest = compiled.manifest(models, files)
     atomic_write_bytes(out / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
-    print(f"wrote {', '.join(f'{k}.onnx' for k in models)} and manifest.json to {out}")
+    print(f"wrote {', '.join(files.values())} and manifest.json to {out}")
     return EXIT_OK
 
 
@@ -144,10 +113,7 @@ def _predict_model(target: str):
         return onnx.load(str(m))
     if p.suffix == ".onnx":
         return onnx.load(str(p))
-    from nnc.compiler.graphs import inference_model
-
-    spec, net = _load(target)
-    return inference_model(net, net.initial_values(int(spec.train["seed"])))
+    return _compile(target).export()
 
 
 def _input_shape(model) -> tuple[int, ...]:
@@ -214,10 +180,11 @@ def _spec_changes(old: dict, new: dict, path: str = "") -> list[str]:
 
 
 def cmd_train(args) -> int:
+    from nnc.compiler.network import Network
     from nnc.compiler.spec.model import thaw
     from nnc.runtime.checkpoint import load_checkpoint
+    from nnc.runtime.compiled import apply_overrides, load_dataset, load_spec_file
     from nnc.runtime.engines import make_engine
-    from nnc.runtime.session import load_dataset
     from nnc.runtime.trainer import Trainer, install_sigint, new_run_dir
 
     overrides = {}
@@ -242,14 +209,11 @@ def cmd_train(args) -> int:
             return EXIT_INVALID
         tensors, meta = load_checkpoint(ckpt)
         if spec_path:
-            spec, net = _load(spec_path, overrides)
+            spec = load_spec_file(spec_path, overrides)
         else:
-            spec, net = load_run_spec(run_dir)
+            spec = load_run_spec(run_dir)
             if overrides:
                 spec = apply_overrides(spec, overrides)
-                from nnc.compiler.network import Network
-
-                net = Network(spec)
         old, new = dict(meta["spec"]), thaw(spec.document)
         for d in (old, new):
             d.get("train", {}).pop("epochs", None) if isinstance(d.get("train"), dict) else None
@@ -266,7 +230,7 @@ def cmd_train(args) -> int:
         if not args.spec:
             _err("nnc train: give a SPEC, or --resume RUN_DIR")
             return EXIT_USAGE
-        spec, net = _load(args.spec, overrides)
+        spec = load_spec_file(args.spec, overrides)
         if args.run_dir:
             run_dir = Path(args.run_dir)
             if run_dir.exists() and any(run_dir.iterdir()) and not args.overwrite:
@@ -280,6 +244,7 @@ def cmd_train(args) -> int:
         return EXIT_INVALID
     engine = make_engine(args.engine, args.device)
     print(f"engine: {engine.describe()}")
+    net = Network(spec)
     data = load_dataset(spec, net)
     print(f"data: {data.description}")
     trainer = Trainer(spec, net, data, engine, run_dir)
@@ -324,9 +289,7 @@ def _print_confusion(trainer, result) -> None:
     from nnc.runtime.checkpoint import load_checkpoint
 
     values, _ = load_checkpoint(trainer.run_dir / "checkpoints" / "final.ckpt")
-    from nnc.compiler.graphs import inference_model
-
-    model = inference_model(trainer.net, values)
+    model = trainer.compiled.export(values)
     run = trainer.engine.session(model)
     label = run(["label"], {"x": trainer.data.test.x})[0].reshape(-1)
     y = trainer.data.test.y.reshape(-1).astype(np.int64)
@@ -376,15 +339,15 @@ def _init_from(cfg, net, values, base_dir: Path):
 
 def cmd_eval(args) -> int:
     from nnc.runtime.checkpoint import load_checkpoint
+    from nnc.runtime.compiled import compile_with_data
     from nnc.runtime.engines import make_engine
-    from nnc.runtime.session import load_dataset
     from nnc.runtime.trainer import Trainer
 
     run = Path(args.run)
-    spec, net = load_run_spec(run)
+    compiled, data = compile_with_data(load_run_spec(run))
     values, _ = load_checkpoint(run / "checkpoints" / "final.ckpt")
-    data = load_dataset(spec, net)
-    trainer = Trainer(spec, net, data, make_engine(args.engine, args.device), run)
+    engine = make_engine(args.engine, args.device)
+    trainer = Trainer(compiled.spec, compiled.net, data, engine, run)
     for part in ("train", "validation", "test"):
         split = getattr(data, part)
         if split is not None:
@@ -397,13 +360,12 @@ def cmd_export(args) -> int:
     import onnx
 
     from nnc.runtime.checkpoint import atomic_write_bytes, load_checkpoint
-    from nnc.runtime.session import export_model, load_dataset
+    from nnc.runtime.compiled import compile_with_data
 
     run = Path(args.run)
-    spec, net = load_run_spec(run)
+    compiled, data = compile_with_data(load_run_spec(run))
     values, _ = load_checkpoint(run / "checkpoints" / "final.ckpt")
-    data = load_dataset(spec, net)
-    model = export_model(net, values, data, opset=args.opset)
+    model = compiled.export(values, data, opset=args.opset)
     onnx.checker.check_model(model, full_check=True)
     atomic_write_bytes(Path(args.output), model.SerializeToString())
     print(f"wrote {args.output} (opset {model.opset_import[0].version}, IR {model.ir_version})")
@@ -413,11 +375,11 @@ def cmd_export(args) -> int:
 def cmd_gradcheck(args) -> int:
     from nnc.runtime.gradcheck import ATOL, gradcheck
 
-    spec, net = _load(args.spec)
-    if spec.loss is None or not net.trainable():
+    compiled = _compile(args.spec)
+    if not compiled.trainable or not compiled.net.trainable():
         print(f"{args.spec}: no loss or no trainable parameters: nothing to check")
         return EXIT_OK
-    results = gradcheck(net, samples=args.samples, per_param=args.entries, seed=args.seed)
+    results = gradcheck(compiled.net, samples=args.samples, per_param=args.entries, seed=args.seed)
     print(f"{'parameter':30s} {'entries':>7s} {'max abs err':>12s} {'rel err':>10s}")
     for r in results:
         flag = "" if r.ok(args.tol) else "  FAIL"
@@ -437,9 +399,9 @@ def cmd_bench(args) -> int:
     from nnc.runtime.bench import bench, format_result
     from nnc.runtime.engines import make_engine
 
-    spec, net = _load(args.spec)
+    compiled = _compile(args.spec)
     engine = make_engine(args.engine, args.device)
-    result = bench(net, engine, args.batch_size, args.repeats, args.warmup)
+    result = bench(compiled.net, engine, args.batch_size, args.repeats, args.warmup)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_result(result))
     return EXIT_OK
 
@@ -543,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         from nnc.runtime.checkpoint import CheckpointError
         from nnc.runtime.data import DataError
         from nnc.runtime.engines import EngineError
-        from nnc.runtime.session import RunError
+        from nnc.runtime.errors import RunError
 
         known = (DataError, CheckpointError, EngineError, RunError, FileNotFoundError, ValueError)
         if isinstance(e, known) or type(e).__name__ in ("GradientError", "UnsupportedOpError"):

@@ -21,9 +21,10 @@ from nnc.runtime.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from nnc.runtime.compiled import Compiled
 from nnc.runtime.data import Dataset, Split
 from nnc.runtime.engines import Engine, Stepper
-from nnc.runtime.session import Compiled, RunError, compile_training, export_model
+from nnc.runtime.errors import RunError
 
 EXIT_OK, EXIT_ERROR, EXIT_NAN, EXIT_INTERRUPTED = 0, 1, 3, 130
 CHECKPOINT_SECONDS = 10.0
@@ -71,7 +72,7 @@ class Trainer:
         self.spec, self.net, self.data, self.engine = spec, net, data, engine
         self.run_dir = Path(run_dir)
         self.log = log
-        self.compiled: Compiled = compile_training(spec, net, len(data.train))
+        self.compiled = Compiled(net, n_train=len(data.train))
         g = self.compiled.graphs
         self.random_inputs = g.random_inputs
         self.state_names = g.state_names
@@ -81,37 +82,16 @@ class Trainer:
 
     # -- files -----------------------------------------------------------------------------------
     def write_graphs(self) -> None:
+        """graphs/*.onnx and manifest.json (the format nnc compile writes too)."""
         gdir = self.run_dir / "graphs"
         gdir.mkdir(parents=True, exist_ok=True)
-        from nnc.compiler.graphs import describe
-
-        manifest = {"spec": self.spec.name, "engine": self.engine.describe(), "graphs": {}}
-        for kind, model in self.compiled.graphs.models().items():
-            atomic_write_bytes(gdir / f"{kind}.onnx", model.SerializeToString())
-            manifest["graphs"][kind] = describe(model)
-        manifest["carried"] = {
-            "train_step": {
-                f"{n}.next": n
-                for n in [p.name for p in self.net.params] + self.state_names
-                if f"{n}.next" in {o.name for o in self.compiled.graphs.train_step.graph.output}
-            }
-        }
-        manifest["random_inputs"] = {
-            k: {"per_sample_shape": v, "distribution": "uniform[0,1) per step"}
-            for k, v in self.random_inputs.items()
-        }
-        manifest["parameters"] = [
-            {
-                "name": p.name,
-                "shape": list(p.shape),
-                "trainable": p.trainable,
-                "state": p.state,
-                "role": p.role,
-            }
-            for p in self.net.params
-        ]
-        manifest["steps_per_epoch"] = self.compiled.steps_per_epoch
-        manifest["batch_size"] = self.compiled.batch_size
+        graphs = self.compiled.graphs.models()
+        files = {"model": "model.onnx"}
+        for kind, model in graphs.items():
+            files[kind] = f"graphs/{kind}.onnx"
+            atomic_write_bytes(self.run_dir / files[kind], model.SerializeToString())
+        models = {"model": self.compiled.export(data=self.data), **graphs}
+        manifest = self.compiled.manifest(models, files, engine=self.engine.describe())
         atomic_write_bytes(
             self.run_dir / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode()
         )
@@ -408,7 +388,7 @@ class Trainer:
         )
         if self.data.test is not None:
             result.test = self.evaluate(self.data.test, final)
-        model = export_model(self.net, final, self.data)
+        model = self.compiled.export(final, self.data)
         onnx.checker.check_model(model, full_check=True)
         atomic_write_bytes(self.run_dir / "model.onnx", model.SerializeToString())
         try:

@@ -19,8 +19,8 @@ from nnc.compiler.network import Network
 from nnc.compiler.spec.model import load_spec
 from nnc.runtime.checkpoint import load_checkpoint
 from nnc.runtime.cli import main
+from nnc.runtime.compiled import load_dataset
 from nnc.runtime.interpreter import Interpreter
-from nnc.runtime.session import load_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
@@ -142,6 +142,37 @@ def test_run_directory_contents(tmp_path):
 
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["carried"]["train_step"]["dense_0.weight.next"] == "dense_0.weight"
+
+
+def test_compile_and_train_write_the_same_manifest_format(tmp_path):
+    import json
+
+    spec = SPECS / "digits-mlp.yaml"  # dropout (a random input) and Adam (optimizer state)
+    assert main(["compile", str(spec), "-o", str(tmp_path / "compiled")]) == 0
+    code, run = train(tmp_path, spec, "--epochs", "1")
+    assert code == 0
+    compiled = json.loads((tmp_path / "compiled" / "manifest.json").read_text())
+    trained = json.loads((run / "manifest.json").read_text())
+    assert set(trained) == set(compiled) | {"engine", "steps_per_epoch"}
+    assert trained["steps_per_epoch"] == summary(run)["steps"]
+    for manifest, folder in ((compiled, tmp_path / "compiled"), (trained, run)):
+        assert manifest["format"] == "nnc-manifest" and manifest["version"] == 1
+        assert set(manifest["graphs"]) == {"model", "gradient", "train_step", "eval"}
+        for graph in manifest["graphs"].values():
+            assert (folder / graph["file"]).exists(), graph["file"]
+        step = manifest["graphs"]["train_step"]
+        inputs = {i["name"] for i in step["inputs"]}
+        carried = manifest["carried"]["train_step"]
+        assert carried["dense_0.weight.next"] == "dense_0.weight"
+        assert set(carried.values()) <= inputs
+        assert {o["name"] for o in step["outputs"]} >= set(carried)
+        state = manifest["optimizer"]["state"]
+        assert manifest["optimizer"]["type"] == "adam" and state
+        assert all(s["initial"] == "zeros" for s in state.values()) and set(state) <= inputs
+        assert set(state) | {p["name"] for p in manifest["parameters"]} == set(carried.values())
+        assert set(manifest["step_inputs"]) == {"step", "lr"} <= inputs
+        assert manifest["random_inputs"] and set(manifest["random_inputs"]) <= inputs
+    assert compiled["graphs"]["train_step"]["inputs"] == trained["graphs"]["train_step"]["inputs"]
 
 
 # -- resume, Ctrl-C -----------------------------------------------------------------------------
