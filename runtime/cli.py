@@ -23,45 +23,6 @@ def _compile(path: str):
     return compile_spec(load_spec_file(path))
 
 
-def load_run_spec(run: Path):
-    """The spec a run was trained with, its relative data paths resolved as when it started."""
-    from nnc.compiler.spec.model import load_spec, spec_from_document, thaw
-
-    path = run / "spec.yaml"
-    if not path.exists():
-        raise FileNotFoundError(f"{run} is not an nnc run directory (no spec.yaml)")
-    spec = load_spec(path)
-    info = run / "run.json"
-    if info.exists():
-        base = json.loads(info.read_text()).get("base_dir")
-        if base:
-            spec = spec_from_document(thaw(spec.document), spec.source, spec.filename, base)
-    return spec
-
-
-def _write_run_spec(run_dir: Path, spec, overrides: dict) -> None:
-    import yaml
-
-    from nnc.compiler.spec.model import thaw
-    from nnc.runtime.checkpoint import atomic_write_bytes
-
-    src = Path(spec.filename)
-    if overrides or not src.exists():
-        given = ", ".join(f"{k}={v}" for k, v in overrides.items())
-        text = f"# the spec of this run, with the command line's {given or 'settings'} applied\n"
-        text += yaml.safe_dump(thaw(spec.document), sort_keys=False)
-        data = text.encode()
-    else:
-        data = src.read_bytes()
-    atomic_write_bytes(run_dir / "spec.yaml", data)
-    info = {
-        "spec_source": str(src.resolve()) if src.exists() else None,
-        "base_dir": str(Path(spec.base_dir).resolve()),
-        "overrides": overrides,
-    }
-    atomic_write_bytes(run_dir / "run.json", (json.dumps(info, indent=2) + "\n").encode())
-
-
 def cmd_validate(args) -> int:
     compiled = _compile(args.spec)
     layers, shape = len(compiled.spec.layers), list(compiled.net.output_shape)
@@ -151,19 +112,6 @@ def cmd_predict(args) -> int:
     return EXIT_OK
 
 
-def _latest_checkpoint(run: Path) -> Path | None:
-    from nnc.runtime.checkpoint import load_checkpoint
-
-    best, best_step = None, -1
-    for kind in ("interrupted", "last"):
-        p = run / "checkpoints" / f"{kind}.ckpt"
-        if p.exists():
-            _, meta = load_checkpoint(p)
-            if meta.get("step", -1) > best_step:
-                best, best_step = p, meta["step"]
-    return best
-
-
 def _spec_changes(old: dict, new: dict, path: str = "") -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict):
         out = []
@@ -180,12 +128,10 @@ def _spec_changes(old: dict, new: dict, path: str = "") -> list[str]:
 
 
 def cmd_train(args) -> int:
-    from nnc.compiler.network import Network
     from nnc.compiler.spec.model import thaw
     from nnc.runtime.checkpoint import load_checkpoint
-    from nnc.runtime.compiled import apply_overrides, load_dataset, load_spec_file
-    from nnc.runtime.engines import make_engine
-    from nnc.runtime.trainer import Trainer, install_sigint, new_run_dir
+    from nnc.runtime.compiled import apply_overrides, load_spec_file
+    from nnc.runtime.rundir import RunDir
 
     overrides = {}
     for key, attr in (
@@ -196,60 +142,67 @@ def cmd_train(args) -> int:
     ):
         if getattr(args, attr) is not None:
             overrides[key] = getattr(args, attr)
-    resume = None
     if args.resume:
-        run_dir = Path(args.resume)
-        if not run_dir.is_dir():
-            _err(f"--resume {run_dir}: no such run directory")
+        path = Path(args.resume)
+        if not path.is_dir():
+            _err(f"--resume {path}: no such run directory")
             return EXIT_USAGE
-        spec_path = args.spec
-        ckpt = _latest_checkpoint(run_dir)
-        if ckpt is None:
-            _err(f"--resume {run_dir}: no checkpoint to resume from in {run_dir / 'checkpoints'}")
-            return EXIT_INVALID
-        tensors, meta = load_checkpoint(ckpt)
-        if spec_path:
-            spec = load_spec_file(spec_path, overrides)
-        else:
-            spec = load_run_spec(run_dir)
-            if overrides:
-                spec = apply_overrides(spec, overrides)
-        old, new = dict(meta["spec"]), thaw(spec.document)
-        for d in (old, new):
-            d.get("train", {}).pop("epochs", None) if isinstance(d.get("train"), dict) else None
-        changes = _spec_changes(old, new)
-        if changes:
-            _err(
-                f"--resume {run_dir}: the spec differs from the one this run was trained with "
-                "(only train.epochs may change):\n  " + "\n  ".join(changes)
-            )
-            return EXIT_INVALID
-        resume = {"tensors": tensors, "meta": meta}
-        print(f"resuming {run_dir} from {ckpt.name} at epoch {meta['epoch']}, step {meta['step']}")
-    else:
-        if not args.spec:
-            _err("nnc train: give a SPEC, or --resume RUN_DIR")
-            return EXIT_USAGE
-        spec = load_spec_file(args.spec, overrides)
-        if args.run_dir:
-            run_dir = Path(args.run_dir)
-            if run_dir.exists() and any(run_dir.iterdir()) and not args.overwrite:
-                _err(f"--run-dir {run_dir} exists and is not empty; pass --overwrite to reuse it")
-                return EXIT_USAGE
-            run_dir.mkdir(parents=True, exist_ok=True)
-        else:
-            run_dir = new_run_dir(Path(args.runs), spec.name)
+        run = RunDir(path)
+        with run:  # the run's lock, held until training ends
+            ckpt = run.latest_checkpoint()
+            if ckpt is None:
+                _err(f"--resume {path}: no checkpoint to resume from in {path / 'checkpoints'}")
+                return EXIT_INVALID
+            tensors, meta = load_checkpoint(ckpt)
+            if args.spec:
+                spec = load_spec_file(args.spec, overrides)
+            else:
+                spec = RunDir.existing(path).load_spec()
+                if overrides:
+                    spec = apply_overrides(spec, overrides)
+            old, new = dict(meta["spec"]), thaw(spec.document)
+            for d in (old, new):
+                d.get("train", {}).pop("epochs", None) if isinstance(d.get("train"), dict) else None
+            changes = _spec_changes(old, new)
+            if changes:
+                _err(
+                    f"--resume {path}: the spec differs from the one this run was trained with "
+                    "(only train.epochs may change):\n  " + "\n  ".join(changes)
+                )
+                return EXIT_INVALID
+            resume = {"tensors": tensors, "meta": meta}
+            print(f"resuming {path} from {ckpt.name} at epoch {meta['epoch']}, step {meta['step']}")
+            return _train(args, spec, run, overrides, resume)
+    if not args.spec:
+        _err("nnc train: give a SPEC, or --resume RUN_DIR")
+        return EXIT_USAGE
+    spec = load_spec_file(args.spec, overrides)
     if spec.loss is None:
         _err(f"{spec.filename}: the spec has no loss: nothing to train (try nnc predict)")
         return EXIT_INVALID
+    if args.run_dir:
+        run = RunDir.at(Path(args.run_dir), overwrite=args.overwrite)
+    else:
+        run = RunDir.new(Path(args.runs), spec.name)
+    with run:  # the run's lock, held until training ends
+        return _train(args, spec, run, overrides, None)
+
+
+def _train(args, spec, run, overrides: dict, resume: dict | None) -> int:
+    """Trains `spec` in `run` (locked by the caller), from scratch or from `resume`."""
+    from nnc.compiler.network import Network
+    from nnc.runtime.compiled import load_dataset
+    from nnc.runtime.engines import make_engine
+    from nnc.runtime.trainer import Trainer, install_sigint
+
     engine = make_engine(args.engine, args.device)
     print(f"engine: {engine.describe()}")
     net = Network(spec)
     data = load_dataset(spec, net)
     print(f"data: {data.description}")
-    trainer = Trainer(spec, net, data, engine, run_dir)
+    trainer = Trainer(spec, net, data, engine, run)
     if resume is None:
-        _write_run_spec(run_dir, spec, overrides)
+        run.write_spec(spec, overrides)
         trainer.write_graphs()
         values = net.initial_values(int(spec.train["seed"]))
         init_from = spec.train.get("init_from")
@@ -258,8 +211,8 @@ def cmd_train(args) -> int:
         values.update(trainer.compiled.graphs.initial_state())
     else:
         values = {k: v for k, v in resume["tensors"].items() if not k.startswith("__")}
-        _rewrite_history(trainer, resume["meta"]["history"])
-    print(f"run: {run_dir}")
+        trainer.start_metrics(resume["meta"]["history"])
+    print(f"run: {run.path}")
     install_sigint()
     result = trainer.fit(values, resume)
     if result.message:
@@ -268,16 +221,8 @@ def cmd_train(args) -> int:
         if result.test:
             print("test: " + "  ".join(f"{k} {v:.4f}" for k, v in result.test.items()))
             _print_confusion(trainer, result)
-        print(f"model: {run_dir / 'model.onnx'}")
+        print(f"model: {run.file('model.onnx')}")
     return result.exit_code
-
-
-def _rewrite_history(trainer, history):
-    path = trainer.run_dir / "metrics.csv"
-    if path.exists():
-        path.unlink()
-    for row in history:
-        trainer._append_csv(row)
 
 
 def _print_confusion(trainer, result) -> None:
@@ -286,9 +231,7 @@ def _print_confusion(trainer, result) -> None:
     t = trainer.net.target()
     if t.kind != "class_index" and t.kind != "binary":
         return
-    from nnc.runtime.checkpoint import load_checkpoint
-
-    values, _ = load_checkpoint(trainer.run_dir / "checkpoints" / "final.ckpt")
+    values, _ = trainer.run.load_checkpoint("final")
     model = trainer.compiled.export(values)
     run = trainer.engine.session(model)
     label = run(["label"], {"x": trainer.data.test.x})[0].reshape(-1)
@@ -338,14 +281,14 @@ def _init_from(cfg, net, values, base_dir: Path):
 
 
 def cmd_eval(args) -> int:
-    from nnc.runtime.checkpoint import load_checkpoint
     from nnc.runtime.compiled import compile_with_data
     from nnc.runtime.engines import make_engine
+    from nnc.runtime.rundir import RunDir
     from nnc.runtime.trainer import Trainer
 
-    run = Path(args.run)
-    compiled, data = compile_with_data(load_run_spec(run))
-    values, _ = load_checkpoint(run / "checkpoints" / "final.ckpt")
+    run = RunDir.existing(Path(args.run))
+    compiled, data = compile_with_data(run.load_spec())
+    values, _ = run.load_checkpoint("final")
     engine = make_engine(args.engine, args.device)
     trainer = Trainer(compiled.spec, compiled.net, data, engine, run)
     for part in ("train", "validation", "test"):
@@ -359,12 +302,13 @@ def cmd_eval(args) -> int:
 def cmd_export(args) -> int:
     import onnx
 
-    from nnc.runtime.checkpoint import atomic_write_bytes, load_checkpoint
+    from nnc.runtime.checkpoint import atomic_write_bytes
     from nnc.runtime.compiled import compile_with_data
+    from nnc.runtime.rundir import RunDir
 
-    run = Path(args.run)
-    compiled, data = compile_with_data(load_run_spec(run))
-    values, _ = load_checkpoint(run / "checkpoints" / "final.ckpt")
+    run = RunDir.existing(Path(args.run))
+    compiled, data = compile_with_data(run.load_spec())
+    values, _ = run.load_checkpoint("final")
     model = compiled.export(values, data, opset=args.opset)
     onnx.checker.check_model(model, full_check=True)
     atomic_write_bytes(Path(args.output), model.SerializeToString())
@@ -484,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from nnc.compiler.spec.errors import SpecError
+    from nnc.runtime.errors import UsageError
 
     parser = build_parser()
     try:
@@ -495,6 +440,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.fn(args)
+    except UsageError as e:
+        _err(str(e))
+        return EXIT_USAGE
     except SpecError as e:
         for d in e.diagnostics:
             _err(str(d))

@@ -3,7 +3,6 @@ validation, early stopping, checkpoints and resume, the NaN guard, and the expor
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -16,15 +15,11 @@ import onnx
 
 from nnc.compiler.network import Network
 from nnc.compiler.spec.model import Spec, thaw
-from nnc.runtime.checkpoint import (
-    atomic_write_bytes,
-    load_checkpoint,
-    save_checkpoint,
-)
 from nnc.runtime.compiled import Compiled
 from nnc.runtime.data import Dataset, Split
 from nnc.runtime.engines import Engine, Stepper
 from nnc.runtime.errors import RunError
+from nnc.runtime.rundir import RunDir
 
 EXIT_OK, EXIT_ERROR, EXIT_NAN, EXIT_INTERRUPTED = 0, 1, 3, 130
 CHECKPOINT_SECONDS = 10.0
@@ -48,53 +43,32 @@ class TrainResult:
     message: str = ""
 
 
-def new_run_dir(root: Path, name: str) -> Path:
-    """runs/<name>-<k> with the first k not taken: a rerun never overwrites an earlier run."""
-    root.mkdir(parents=True, exist_ok=True)
-    k = 1
-    while True:
-        cand = root / f"{name}-{k}"
-        try:
-            cand.mkdir()
-            return cand
-        except FileExistsError:
-            k += 1
-
-
 def _batches(n: int, size: int):
     return [(i, min(i + size, n)) for i in range(0, n, size)]
 
 
 class Trainer:
     def __init__(
-        self, spec: Spec, net: Network, data: Dataset, engine: Engine, run_dir: Path, log=print
+        self, spec: Spec, net: Network, data: Dataset, engine: Engine, run: RunDir, log=print
     ):
         self.spec, self.net, self.data, self.engine = spec, net, data, engine
-        self.run_dir = Path(run_dir)
+        self.run = run
+        self.run_dir = run.path
         self.log = log
         self.compiled = Compiled(net, n_train=len(data.train))
         g = self.compiled.graphs
         self.random_inputs = g.random_inputs
         self.state_names = g.state_names
         self.lr = np.array(spec.optimizer["lr"], dtype=np.float32)
-        self.ckpt_dir = self.run_dir / "checkpoints"
         self._eval = None
 
     # -- files -----------------------------------------------------------------------------------
     def write_graphs(self) -> None:
         """graphs/*.onnx and manifest.json (the format nnc compile writes too)."""
-        gdir = self.run_dir / "graphs"
-        gdir.mkdir(parents=True, exist_ok=True)
         graphs = self.compiled.graphs.models()
-        files = {"model": "model.onnx"}
-        for kind, model in graphs.items():
-            files[kind] = f"graphs/{kind}.onnx"
-            atomic_write_bytes(self.run_dir / files[kind], model.SerializeToString())
+        files = {**self.run.write_graphs(graphs), "model": "model.onnx"}
         models = {"model": self.compiled.export(data=self.data), **graphs}
-        manifest = self.compiled.manifest(models, files, engine=self.engine.describe())
-        atomic_write_bytes(
-            self.run_dir / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode()
-        )
+        self.run.write_manifest(self.compiled.manifest(models, files, self.engine.describe()))
 
     # -- evaluation ------------------------------------------------------------------------------
     def evaluate(self, split: Split, values: dict[str, np.ndarray]) -> dict[str, float]:
@@ -259,7 +233,7 @@ class Trainer:
             and state["best_epoch"] is not None
             and state["best_epoch"] != state["epoch"]
         ):
-            best, _ = load_checkpoint(self.ckpt_dir / "best.ckpt")
+            best, _ = self.run.load_checkpoint("best")
             final.update({k: v for k, v in best.items() if k in final})
             message += (
                 "; " if message else ""
@@ -288,8 +262,7 @@ class Trainer:
             "epoch": state["epoch"],
             "step": state["step"],
         }
-        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(self.ckpt_dir / "best.ckpt", values, meta)
+        self.run.save_checkpoint("best", values, meta)
         self._best = None
 
     def _monitor(self, es):
@@ -317,16 +290,16 @@ class Trainer:
         return row
 
     def _append_csv(self, row: dict) -> None:
-        from nnc.runtime.metrics import MetricsLog
-
         if not hasattr(self, "_csv"):
-            cols = ["epoch", "step", "loss", *[f"{k}" for k in self._metric_names()], "lr"]
-            if self.data.validation is not None:
-                cols += ["val_loss", *[f"val_{k}" for k in self._metric_names()]]
-            self._csv = MetricsLog(
-                self.run_dir / "metrics.csv", cols, resume=(self.run_dir / "metrics.csv").exists()
-            )
+            self.start_metrics([])
         self._csv.append(row)
+
+    def start_metrics(self, history: list[dict]) -> None:
+        """metrics.csv afresh, holding `history` (a resumed run's rows so far)."""
+        cols = ["epoch", "step", "loss", *[f"{k}" for k in self._metric_names()], "lr"]
+        if self.data.validation is not None:
+            cols += ["val_loss", *[f"val_{k}" for k in self._metric_names()]]
+        self._csv = self.run.metrics_log(cols, history)
 
     def _metric_names(self) -> list[str]:
         return [
@@ -351,9 +324,7 @@ class Trainer:
         )
         if state["batch"] == 0:
             meta["perm"] = None
-        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        path = self.ckpt_dir / f"{kind}.ckpt"
-        save_checkpoint(path, tensors, meta)
+        path = self.run.save_checkpoint(kind, tensors, meta)
         self._last_ckpt = time.monotonic()
         return path
 
@@ -364,7 +335,7 @@ class Trainer:
         msg = f"NaN guard: non-finite {bad} at {where}"
         if first:
             msg += f"; the first non-finite tensor is {first}"
-        last = self.ckpt_dir / "last.ckpt"
+        last = self.run.checkpoint_path("last")
         msg += (
             f"; the last good checkpoint is {last}"
             if last.exists()
@@ -373,10 +344,8 @@ class Trainer:
         return msg
 
     def _finish(self, final: dict, result: TrainResult, seconds: float) -> None:
-        from nnc.runtime.metrics import plot_curves
-
-        save_checkpoint(
-            self.ckpt_dir / "final.ckpt",
+        self.run.save_checkpoint(
+            "final",
             final,
             {
                 "kind": "final",
@@ -390,9 +359,9 @@ class Trainer:
             result.test = self.evaluate(self.data.test, final)
         model = self.compiled.export(final, self.data)
         onnx.checker.check_model(model, full_check=True)
-        atomic_write_bytes(self.run_dir / "model.onnx", model.SerializeToString())
+        self.run.write_model(model)
         try:
-            plot_curves([r for r in result.history], self.run_dir / "curves.png")
+            self.run.write_curves(result.history)
         except Exception as e:  # noqa: BLE001 - curves are a convenience; never lose the run for them
             self.log(f"warning: could not draw curves.png: {e}")
         summary = {
@@ -405,9 +374,7 @@ class Trainer:
             "engine": self.engine.describe(),
             "message": result.message,
         }
-        atomic_write_bytes(
-            self.run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode()
-        )
+        self.run.write_summary(summary)
 
 
 def _short(name: str) -> str:

@@ -251,6 +251,34 @@ def test_ctrl_c_writes_an_interrupted_checkpoint_and_exits_130(tmp_path):
     assert meta["kind"] == "interrupted" and meta["step"] > 0
 
 
+def test_a_run_directory_is_locked_while_it_trains(tmp_path, monkeypatch, capsys):
+    from nnc.runtime.errors import RunInUse
+    from nnc.runtime.rundir import RunDir
+
+    seen = []
+    real_curves = RunDir.write_curves
+
+    def try_to_lock(self, rows):
+        try:
+            RunDir(self.path).lock()
+        except RunInUse as e:
+            seen.append(str(e))
+        real_curves(self, rows)
+
+    monkeypatch.setattr(RunDir, "write_curves", try_to_lock)
+    code, run = train(tmp_path, SPECS / "xor.yaml", "--epochs", "5")
+    assert code == 0 and len(seen) == 1 and "in use by another nnc process" in seen[0]
+    monkeypatch.setattr(RunDir, "write_curves", real_curves)
+    with RunDir(run):  # another process training in it
+        capsys.readouterr()
+        assert main(["train", "--resume", str(run), "--epochs", "6", "--device", "cpu"]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "in use by another nnc process" in err[0], err
+        args = ["train", str(SPECS / "xor.yaml"), "--run-dir", str(run), "--overwrite"]
+        assert main(args) == 1
+    assert main(["train", "--resume", str(run), "--epochs", "6", "--device", "cpu"]) == 0
+
+
 def test_resume_with_a_changed_spec_is_refused(tmp_path, capsys):
     code, run = train(tmp_path, SPECS / "xor.yaml", "--epochs", "3")
     assert code == 0
@@ -307,7 +335,7 @@ def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch, c
             original.update(load_checkpoint(path)[0])
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    monkeypatch.setattr("nnc.runtime.trainer.save_checkpoint", spying_save)
+    monkeypatch.setattr("nnc.runtime.rundir.save_checkpoint", spying_save)
     code = main(["train", str(spec), "--run-dir", str(run), "--epochs", "10", "--device", "cpu"])
     err = capsys.readouterr().err
     assert code == 1
