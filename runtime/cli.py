@@ -132,6 +132,7 @@ def cmd_train(args) -> int:
     from nnc.runtime.checkpoint import load_checkpoint
     from nnc.runtime.compiled import apply_overrides, load_spec_file
     from nnc.runtime.rundir import RunDir
+    from nnc.runtime.trainer import Resume
 
     overrides = {}
     for key, attr in (
@@ -170,7 +171,7 @@ def cmd_train(args) -> int:
                     "(only train.epochs may change):\n  " + "\n  ".join(changes)
                 )
                 return EXIT_INVALID
-            resume = {"tensors": tensors, "meta": meta}
+            resume = Resume(tensors, meta)
             print(f"resuming {path} from {ckpt.name} at epoch {meta['epoch']}, step {meta['step']}")
             return _train(args, spec, run, overrides, resume)
     if not args.spec:
@@ -188,59 +189,45 @@ def cmd_train(args) -> int:
         return _train(args, spec, run, overrides, None)
 
 
-def _train(args, spec, run, overrides: dict, resume: dict | None) -> int:
+def _train(args, spec, run, overrides: dict, resume) -> int:
     """Trains `spec` in `run` (locked by the caller), from scratch or from `resume`."""
-    from nnc.compiler.network import Network
-    from nnc.runtime.compiled import load_dataset
+    from nnc.runtime.compiled import compile_with_data
     from nnc.runtime.engines import make_engine
+    from nnc.runtime.evaluation import confusion_report
+    from nnc.runtime.rundir import MODEL
     from nnc.runtime.trainer import Trainer, install_sigint
 
     engine = make_engine(args.engine, args.device)
     print(f"engine: {engine.describe()}")
-    net = Network(spec)
-    data = load_dataset(spec, net)
+    compiled, data = compile_with_data(spec)
     print(f"data: {data.description}")
-    trainer = Trainer(spec, net, data, engine, run)
+    trainer = Trainer(compiled, data, engine, run)
     if resume is None:
         run.write_spec(spec, overrides)
-        trainer.write_graphs()
-        values = net.initial_values(int(spec.train["seed"]))
+        graphs = compiled.graphs.models()
+        files = {**run.write_graphs(graphs), "model": MODEL}
+        models = {"model": compiled.export(data=data), **graphs}
+        run.write_manifest(compiled.manifest(models, files, engine=engine.describe()))
+        values = compiled.initial_values()
         init_from = spec.train.get("init_from")
         if init_from:
-            values = _init_from(init_from, net, values, Path(spec.base_dir))
-        values.update(trainer.compiled.graphs.initial_state())
+            values = _init_from(init_from, compiled.net, values, Path(spec.base_dir))
+        values.update(compiled.graphs.initial_state())
     else:
-        values = {k: v for k, v in resume["tensors"].items() if not k.startswith("__")}
-        trainer.start_metrics(resume["meta"]["history"])
+        values = resume.values
     print(f"run: {run.path}")
     install_sigint()
     result = trainer.fit(values, resume)
     if result.message:
         print(result.message, file=sys.stderr if result.exit_code else sys.stdout)
-    if result.exit_code == 0:
+    if result.exit_code == EXIT_OK:
         if result.test:
             print("test: " + "  ".join(f"{k} {v:.4f}" for k, v in result.test.items()))
-            _print_confusion(trainer, result)
-        print(f"model: {run.file('model.onnx')}")
+            report = confusion_report(compiled, data, engine, result.values)
+            if report:
+                print(report)
+        print(f"model: {run.file(MODEL)}")
     return result.exit_code
-
-
-def _print_confusion(trainer, result) -> None:
-    from nnc.runtime.metrics import confusion_matrix, format_confusion_matrix
-
-    t = trainer.net.target()
-    if t.kind != "class_index" and t.kind != "binary":
-        return
-    values, _ = trainer.run.load_checkpoint("final")
-    model = trainer.compiled.export(values)
-    run = trainer.engine.session(model)
-    label = run(["label"], {"x": trainer.data.test.x})[0].reshape(-1)
-    y = trainer.data.test.y.reshape(-1).astype(np.int64)
-    k = t.num_classes or 2
-    cm = confusion_matrix(y, label, k)
-    names = trainer.data.class_names or [str(i) for i in range(k)]
-    print("confusion matrix (rows: true, columns: predicted):")
-    print(format_confusion_matrix(cm, names))
 
 
 def _init_from(cfg, net, values, base_dir: Path):
@@ -283,18 +270,17 @@ def _init_from(cfg, net, values, base_dir: Path):
 def cmd_eval(args) -> int:
     from nnc.runtime.compiled import compile_with_data
     from nnc.runtime.engines import make_engine
+    from nnc.runtime.evaluation import Evaluator
     from nnc.runtime.rundir import RunDir
-    from nnc.runtime.trainer import Trainer
 
     run = RunDir.existing(Path(args.run))
     compiled, data = compile_with_data(run.load_spec())
     values, _ = run.load_checkpoint("final")
-    engine = make_engine(args.engine, args.device)
-    trainer = Trainer(compiled.spec, compiled.net, data, engine, run)
+    evaluate = Evaluator(compiled, make_engine(args.engine, args.device))
     for part in ("train", "validation", "test"):
         split = getattr(data, part)
         if split is not None:
-            res = trainer.evaluate(split, values)
+            res = evaluate(split, values)
             print(f"{part}: " + "  ".join(f"{k} {v:.4f}" for k, v in res.items()))
     return EXIT_OK
 

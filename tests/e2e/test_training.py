@@ -217,6 +217,35 @@ def test_interrupt_mid_epoch_then_resume_is_bit_identical(tmp_path, monkeypatch)
         assert np.array_equal(a[k], b[k]), k
 
 
+def test_interrupt_at_an_epochs_first_step_then_resume_is_bit_identical(tmp_path, monkeypatch):
+    # the epoch's sample order is drawn before its first step: the checkpoint must keep it
+    from nnc.runtime import engines
+
+    spec = SPECS / "digits-mlp.yaml"
+    code, full = train(tmp_path, spec, "--epochs", "3", name="full")
+    assert code == 0
+    steps = summary(full)["steps"] // 3
+    real_step = engines.OrtStepper.step
+    calls = {"n": 0}
+
+    def interrupting(self, feeds):
+        calls["n"] += 1
+        if calls["n"] == steps + 1:
+            raise KeyboardInterrupt
+        return real_step(self, feeds)
+
+    monkeypatch.setattr(engines.OrtStepper, "step", interrupting)
+    code, part = train(tmp_path, spec, "--epochs", "3", name="part")
+    assert code == 130
+    _, meta = load_checkpoint(part / "checkpoints" / "interrupted.ckpt")
+    assert meta["step"] == steps and meta["batch"] == 0 and meta["epoch"] == 1
+    monkeypatch.setattr(engines.OrtStepper, "step", real_step)
+    assert main(["train", "--resume", str(part), "--device", "cpu"]) == 0
+    a, b = final(full), final(part)
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+
+
 def test_ctrl_c_writes_an_interrupted_checkpoint_and_exits_130(tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "NNC_NO_PROGRESS": "1"}
