@@ -1,5 +1,6 @@
-"""The nnc command line. Exit codes: 0 ok, 1 invalid spec/data or failed run, 2 usage error,
-3 stopped by the NaN guard or a failed gradient check, 130 interrupted."""
+"""The nnc command line: parses, calls the runtime, and turns every failure into one line and an
+exit code through one table (`_failures`): 0 ok, 1 invalid spec/data or failed run, 2 usage
+error, 3 stopped by the NaN guard or a failed gradient check, 130 interrupted."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_CHECK = 0, 1, 2, 3
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_CHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _err(msg: str) -> None:
@@ -41,6 +40,7 @@ def cmd_compile(args) -> int:
     import onnx
 
     from nnc.runtime.checkpoint import atomic_write_bytes
+    from nnc.runtime.errors import RunError
 
     compiled = _compile(args.spec)
     out = Path(args.output)
@@ -50,8 +50,7 @@ def cmd_compile(args) -> int:
         try:
             models.update(compiled.graphs.models())
         except Exception as e:  # a GradientError names the op
-            _err(f"{args.spec}: cannot build training graphs: {e}")
-            return EXIT_INVALID
+            raise RunError(f"{args.spec}: cannot build training graphs: {e}") from e
     files = {kind: f"{kind}.onnx" for kind in models}
     for kind, model in models.items():
         onnx.checker.check_model(model, full_check=True)
@@ -77,23 +76,20 @@ def _predict_model(target: str):
     return _compile(target).export()
 
 
-def _input_shape(model) -> tuple[int, ...]:
-    dims = model.graph.input[0].type.tensor_type.shape.dim
-    return tuple(d.dim_value for d in dims[1:])
-
-
 def cmd_predict(args) -> int:
+    import numpy as np
+
     from nnc.runtime.data import read_features
     from nnc.runtime.engines import make_engine
 
     model = _predict_model(args.target)
-    x = read_features(Path(args.input), input_shape=_input_shape(model))
+    x_info = model.graph.input[0]
+    shape = tuple(d.dim_value for d in x_info.type.tensor_type.shape.dim[1:])
+    x = read_features(Path(args.input), input_shape=shape)
     engine = make_engine(args.engine, args.device)
     outputs = [o.name for o in model.graph.output]
-    dtype = np.float64 if model.graph.input[0].type.tensor_type.elem_type == 11 else np.float32
-    res = dict(
-        zip(outputs, engine.session(model)(outputs, {model.graph.input[0].name: x.astype(dtype)}))
-    )
+    dtype = np.float64 if x_info.type.tensor_type.elem_type == 11 else np.float32
+    res = dict(zip(outputs, engine.session(model)(outputs, {x_info.name: x.astype(dtype)})))
     if args.output:
         out = Path(args.output)
         if out.suffix == ".npz":
@@ -112,80 +108,40 @@ def cmd_predict(args) -> int:
     return EXIT_OK
 
 
-def _spec_changes(old: dict, new: dict, path: str = "") -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for k in sorted(set(old) | set(new)):
-            sub = f"{path}.{k}" if path else str(k)
-            if k not in old:
-                out.append(f"{sub}: added ({new[k]!r})")
-            elif k not in new:
-                out.append(f"{sub}: removed (was {old[k]!r})")
-            else:
-                out.extend(_spec_changes(old[k], new[k], sub))
-        return out
-    return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
+TRAIN_OVERRIDES = (
+    ("train.epochs", "epochs"),
+    ("train.batch_size", "batch_size"),
+    ("train.seed", "seed"),
+    ("optimizer.lr", "lr"),
+)
 
 
 def cmd_train(args) -> int:
-    from nnc.compiler.spec.model import thaw
-    from nnc.runtime.checkpoint import load_checkpoint
-    from nnc.runtime.compiled import apply_overrides, load_spec_file
+    from nnc.runtime import resume as resuming
+    from nnc.runtime.compiled import load_spec_file
+    from nnc.runtime.errors import RunError, UsageError
     from nnc.runtime.rundir import RunDir
-    from nnc.runtime.trainer import Resume
 
-    overrides = {}
-    for key, attr in (
-        ("train.epochs", "epochs"),
-        ("train.batch_size", "batch_size"),
-        ("train.seed", "seed"),
-        ("optimizer.lr", "lr"),
-    ):
-        if getattr(args, attr) is not None:
-            overrides[key] = getattr(args, attr)
+    overrides = {
+        key: getattr(args, a) for key, a in TRAIN_OVERRIDES if getattr(args, a) is not None
+    }
     if args.resume:
-        path = Path(args.resume)
-        if not path.is_dir():
-            _err(f"--resume {path}: no such run directory")
-            return EXIT_USAGE
-        run = RunDir(path)
+        run = resuming.open_resume(Path(args.resume))
         with run:  # the run's lock, held until training ends
-            ckpt = run.latest_checkpoint()
-            if ckpt is None:
-                _err(f"--resume {path}: no checkpoint to resume from in {path / 'checkpoints'}")
-                return EXIT_INVALID
-            tensors, meta = load_checkpoint(ckpt)
-            if args.spec:
-                spec = load_spec_file(args.spec, overrides)
-            else:
-                spec = RunDir.existing(path).load_spec()
-                if overrides:
-                    spec = apply_overrides(spec, overrides)
-            old, new = dict(meta["spec"]), thaw(spec.document)
-            for d in (old, new):
-                d.get("train", {}).pop("epochs", None) if isinstance(d.get("train"), dict) else None
-            changes = _spec_changes(old, new)
-            if changes:
-                _err(
-                    f"--resume {path}: the spec differs from the one this run was trained with "
-                    "(only train.epochs may change):\n  " + "\n  ".join(changes)
-                )
-                return EXIT_INVALID
-            resume = Resume(tensors, meta)
-            print(f"resuming {path} from {ckpt.name} at epoch {meta['epoch']}, step {meta['step']}")
+            spec = resuming.resume_spec(run, args.spec, overrides)
+            resume, where = resuming.resume_point(run, spec)
+            print(where)
             return _train(args, spec, run, overrides, resume)
     if not args.spec:
-        _err("nnc train: give a SPEC, or --resume RUN_DIR")
-        return EXIT_USAGE
+        raise UsageError("nnc train: give a SPEC, or --resume RUN_DIR")
     spec = load_spec_file(args.spec, overrides)
     if spec.loss is None:
-        _err(f"{spec.filename}: the spec has no loss: nothing to train (try nnc predict)")
-        return EXIT_INVALID
+        raise RunError(f"{spec.filename}: the spec has no loss: nothing to train (try nnc predict)")
     if args.run_dir:
         run = RunDir.at(Path(args.run_dir), overwrite=args.overwrite)
     else:
         run = RunDir.new(Path(args.runs), spec.name)
-    with run:  # the run's lock, held until training ends
+    with run:
         return _train(args, spec, run, overrides, None)
 
 
@@ -194,6 +150,7 @@ def _train(args, spec, run, overrides: dict, resume) -> int:
     from nnc.runtime.compiled import compile_with_data
     from nnc.runtime.engines import make_engine
     from nnc.runtime.evaluation import confusion_report
+    from nnc.runtime.resume import initial_values
     from nnc.runtime.rundir import MODEL
     from nnc.runtime.trainer import Trainer, install_sigint
 
@@ -208,11 +165,7 @@ def _train(args, spec, run, overrides: dict, resume) -> int:
         files = {**run.write_graphs(graphs), "model": MODEL}
         models = {"model": compiled.export(data=data), **graphs}
         run.write_manifest(compiled.manifest(models, files, engine=engine.describe()))
-        values = compiled.initial_values()
-        init_from = spec.train.get("init_from")
-        if init_from:
-            values = _init_from(init_from, compiled.net, values, Path(spec.base_dir))
-        values.update(compiled.graphs.initial_state())
+        values = initial_values(compiled)
     else:
         values = resume.values
     print(f"run: {run.path}")
@@ -228,43 +181,6 @@ def _train(args, spec, run, overrides: dict, resume) -> int:
                 print(report)
         print(f"model: {run.file(MODEL)}")
     return result.exit_code
-
-
-def _init_from(cfg, net, values, base_dir: Path):
-    from nnc.runtime.checkpoint import load_checkpoint
-
-    src = Path(cfg["run"])
-    if not src.is_absolute():
-        src = (base_dir / src) if (base_dir / src).exists() else src
-    if src.is_dir():
-        for name in ("final", "last", "interrupted"):
-            if (src / "checkpoints" / f"{name}.ckpt").exists():
-                src = src / "checkpoints" / f"{name}.ckpt"
-                break
-        else:
-            raise FileNotFoundError(f"train.init_from.run: no checkpoint in {src}")
-    tensors, _ = load_checkpoint(src)
-    layers = cfg.get("layers") or sorted({p.name.rsplit(".", 1)[0] for p in net.params})
-    copied = []
-    for p in net.params:
-        layer = p.name.rsplit(".", 1)[0]
-        if layer not in layers:
-            continue
-        if p.name not in tensors:
-            if cfg.get("layers"):
-                raise ValueError(f"train.init_from: {src} has no parameter {p.name!r}")
-            continue
-        if tuple(tensors[p.name].shape) != tuple(p.shape):
-            if cfg.get("layers"):
-                raise ValueError(
-                    f"train.init_from: {p.name} has shape {list(tensors[p.name].shape)} in {src} "
-                    f"but {list(p.shape)} here"
-                )
-            continue
-        values[p.name] = tensors[p.name].astype(values[p.name].dtype)
-        copied.append(p.name)
-    print(f"init_from: copied {len(copied)} tensors from {src}: {', '.join(copied)}")
-    return values
 
 
 def cmd_eval(args) -> int:
@@ -412,40 +328,58 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def _failures():
+    """The exit-code table: (exception classes, exit code, the lines to print), tried in order.
+
+    A generator, so that each row's classes are imported only when an error gets that far:
+    `nnc --version` imports none of them."""
     from nnc.compiler.spec.errors import SpecError
-    from nnc.runtime.errors import UsageError
 
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0) and EXIT_USAGE
-    if not getattr(args, "fn", None):
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
-    try:
-        return args.fn(args)
-    except UsageError as e:
-        _err(str(e))
-        return EXIT_USAGE
-    except SpecError as e:
-        for d in e.diagnostics:
-            _err(str(d))
+    def diagnostics(e):
         n = len(e.diagnostics)
-        _err(f"{n} error{'s' if n != 1 else ''}")
-        return EXIT_INVALID
-    except Exception as e:  # noqa: BLE001 - every failure becomes one clear line, never a traceback
-        from nnc.runtime.checkpoint import CheckpointError
-        from nnc.runtime.data import DataError
-        from nnc.runtime.engines import EngineError
-        from nnc.runtime.errors import RunError
+        return [str(d) for d in e.diagnostics] + [f"{n} error{'s' if n != 1 else ''}"]
 
-        known = (DataError, CheckpointError, EngineError, RunError, FileNotFoundError, ValueError)
-        if isinstance(e, known) or type(e).__name__ in ("GradientError", "UnsupportedOpError"):
-            _err(f"error: {e}")
-            return EXIT_INVALID
-        raise
+    yield (SpecError,), EXIT_INVALID, diagnostics
+    from nnc.runtime.errors import RunError, UsageError
+
+    yield (UsageError,), EXIT_USAGE, lambda e: [str(e)]
+    from nnc.compiler.autodiff import GradientError
+    from nnc.runtime.checkpoint import CheckpointError
+    from nnc.runtime.data import DataError
+    from nnc.runtime.engines import EngineError
+    from nnc.runtime.interpreter.errors import UnsupportedOpError
+
+    failed = (RunError, DataError, CheckpointError, EngineError, GradientError, UnsupportedOpError)
+    yield (*failed, FileNotFoundError, ValueError), EXIT_INVALID, lambda e: [f"error: {e}"]
+
+
+def exit_code(e: BaseException) -> int | None:
+    """Prints what went wrong and -> its exit code; None for a failure nnc does not expect (a
+    bug, to be shown with its traceback)."""
+    for classes, code, lines in _failures():
+        if isinstance(e, classes):
+            for line in lines(e):
+                _err(line)
+            return code
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:
+            return int(e.code or 0) and EXIT_USAGE
+        if not getattr(args, "fn", None):
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        return args.fn(args)
+    except Exception as e:  # noqa: BLE001 - every failure becomes one clear line, never a traceback
+        code = exit_code(e)
+        if code is None:
+            raise
+        return code
 
 
 if __name__ == "__main__":
