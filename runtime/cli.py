@@ -152,7 +152,7 @@ def _train(args, spec, run, overrides: dict, resume) -> int:
     from nnc.runtime.evaluation import confusion_report
     from nnc.runtime.resume import initial_values
     from nnc.runtime.rundir import MODEL
-    from nnc.runtime.trainer import Trainer, install_sigint
+    from nnc.runtime.trainer import Trainer
 
     engine = make_engine(args.engine, args.device)
     print(f"engine: {engine.describe()}")
@@ -169,7 +169,6 @@ def _train(args, spec, run, overrides: dict, resume) -> int:
     else:
         values = resume.values
     print(f"run: {run.path}")
-    install_sigint()
     result = trainer.fit(values, resume)
     if result.message:
         print(result.message, file=sys.stderr if result.exit_code else sys.stdout)
@@ -331,8 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _failures():
     """The exit-code table: (exception classes, exit code, the lines to print), tried in order.
 
-    A generator, so that each row's classes are imported only when an error gets that far:
-    `nnc --version` imports none of them."""
+    A generator, so that each row's classes are imported only when an error gets that far: the
+    first row needs no import at all (a Ctrl-C can cut an import in half, after which that module
+    cannot be imported again), and `nnc --version` imports none of them."""
+    yield (KeyboardInterrupt,), EXIT_INTERRUPTED, lambda e: ["interrupted"]
     from nnc.compiler.spec.errors import SpecError
 
     def diagnostics(e):
@@ -365,6 +366,22 @@ def exit_code(e: BaseException) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs one command -> its exit code. argv None: the process's own command line, and the
+    process ends with this command: once its exit code is decided, Ctrl-C is ignored, since the
+    interpreter's shutdown would otherwise die of it (exit -2, no message) after a finished run."""
+    try:
+        code = _run(argv)
+    except KeyboardInterrupt:  # landed between _run's own handler and here
+        _err("interrupted")
+        code = EXIT_INTERRUPTED
+    if argv is None:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         parser = build_parser()
         try:
@@ -375,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
         return args.fn(args)
-    except Exception as e:  # noqa: BLE001 - every failure becomes one clear line, never a traceback
+    except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - one clear line, never a traceback
         code = exit_code(e)
         if code is None:
             raise

@@ -3,7 +3,6 @@ validation, early stopping, checkpoints and resume, the NaN guard, and the expor
 
 from __future__ import annotations
 
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from nnc.runtime.data import Dataset
 from nnc.runtime.engines import Engine, Stepper
 from nnc.runtime.errors import RunError
 from nnc.runtime.evaluation import Evaluator, first_nonfinite, short_name
+from nnc.runtime.interrupts import DeferredInterrupt
 from nnc.runtime.loop import Checkpointer, EarlyStopping, LoopState
 from nnc.runtime.progress import Progress
 from nnc.runtime.rundir import RunDir
@@ -76,7 +76,12 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------------
     def fit(self, values: dict[str, np.ndarray], resume: Resume | None = None) -> TrainResult:
-        """Trains from `values` (or from where `resume` left off)."""
+        """Trains from `values` (or from where `resume` left off). Ctrl-C stops at the next step
+        with an interrupted checkpoint, or, once the loop is done, after the run's files."""
+        with DeferredInterrupt() as interrupt:
+            return self._fit(values, resume, interrupt)
+
+    def _fit(self, values, resume: Resume | None, interrupt: DeferredInterrupt) -> TrainResult:
         carried = {**self.graphs.initial_state(), **values}
         stepper = self.engine.stepper(self.graphs.train_step, carried)
         rng = np.random.default_rng(int(self.spec.train["seed"]))
@@ -91,22 +96,32 @@ class Trainer:
         safe = [loop.snapshot(), rng.bit_generator.state]
         progress = Progress(self.log, int(self.spec.train["epochs"]), self._batches())
         try:
-            status = self._epochs(loop, stepper, rng, progress, safe)
-        except KeyboardInterrupt:  # back to the state before the step it cut short
+            status = self._epochs(loop, stepper, rng, interrupt, progress, safe)
+        except KeyboardInterrupt:  # raised inside a step: back to the state before it
             progress.close()
             return self._interrupted(safe[0], stepper, safe[1])
         except NanGuardStop as e:
             progress.close()
             return self._result("nan", loop, exit_code=EXIT_NAN, message=str(e))
         progress.close()
-        return self._finish(loop, stepper, status, time.perf_counter() - t_start)
+        if status == "interrupted":
+            return self._interrupted(loop, stepper, rng.bit_generator.state)
+        result = self._finish(loop, stepper, status, time.perf_counter() - t_start)
+        if interrupt.requested:
+            result.exit_code = EXIT_INTERRUPTED
+            result.message = (
+                "interrupted while the run was finishing: it completed and wrote its files "
+                f"(model: {self.run.file('model.onnx')}); there is nothing to resume"
+            )
+        return result
 
     def _batches(self) -> int:
         return -(-len(self.data.train) // self.compiled.batch_size)
 
-    def _epochs(self, loop, stepper, rng, progress, safe: list) -> str:
-        """Runs epochs until done -> completed | early_stopped. Before each step, `safe` gets the
-        loop state and RNG state to fall back on if the step raises KeyboardInterrupt."""
+    def _epochs(self, loop, stepper, rng, interrupt, progress, safe: list) -> str:
+        """Runs epochs until done -> completed | early_stopped | interrupted (asked for by
+        Ctrl-C: stopped at a step boundary). Before each step, `safe` gets the loop state and RNG
+        state to fall back on if the step raises KeyboardInterrupt."""
         train, spec, bsz = self.data.train, self.spec, self.compiled.batch_size
         n, epochs = len(train), int(spec.train["epochs"])
         batches = self._batches()
@@ -114,10 +129,14 @@ class Trainer:
         random_inputs = self.graphs.random_inputs.items()
         nan_guard = spec.train["nan_guard"]
         while loop.epoch < epochs:
+            if interrupt.requested:
+                return "interrupted"
             if loop.perm is None:
                 loop.perm = rng.permutation(n) if spec.train["shuffle"] else np.arange(n)
             progress.start_epoch(loop.epoch + 1, loop.batch)
             while loop.batch < batches:
+                if interrupt.requested:
+                    return "interrupted"
                 safe[:] = loop.snapshot(), rng.bit_generator.state
                 a = loop.batch * bsz
                 b = min(a + bsz, n)
@@ -237,8 +256,3 @@ class Trainer:
 
     def _result(self, status: str, loop: LoopState, **kw) -> TrainResult:
         return TrainResult(self.run.path, status, loop.epoch, loop.step, loop.history, **kw)
-
-
-def install_sigint():
-    """Make SIGINT raise KeyboardInterrupt even when the parent set it to be ignored."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -192,6 +192,7 @@ def test_every_failure_class_has_its_exit_code(capsys):
     from nnc.runtime.interpreter.errors import UnsupportedOpError
 
     cases = [
+        (KeyboardInterrupt(), 130, "interrupted"),
         (SpecError([Diagnostic("s.yaml", 1, 2, "a", "bad")]), 1, "s.yaml:1:2: a: bad"),
         (UsageError("give a SPEC"), 2, "give a SPEC"),
         (RunInUse("r is in use"), 1, "error: r is in use"),

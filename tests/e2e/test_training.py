@@ -217,6 +217,80 @@ def test_interrupt_mid_epoch_then_resume_is_bit_identical(tmp_path, monkeypatch)
         assert np.array_equal(a[k], b[k]), k
 
 
+def test_ctrl_c_writes_an_interrupted_checkpoint_and_exits_130(tmp_path):
+    # no early stopping and more epochs than it can run: the loop is still running at the signal
+    spec = tmp_path / "endless.yaml"
+    spec.write_text(
+        (SPECS / "digits-mlp.yaml").read_text().replace(", early_stopping: {patience: 5}", "")
+    )
+    run = tmp_path / "run"
+    env = {**os.environ, "NNC_NO_PROGRESS": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nnc.runtime.cli",
+            "train",
+            str(spec),
+            "--epochs",
+            "100000",
+            "--run-dir",
+            str(run),
+            "--device",
+            "cpu",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    metrics = run / "metrics.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:  # an epoch is done
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and "nnc train --resume" in lines[0], lines
+    _, meta = load_checkpoint(run / "checkpoints" / "interrupted.ckpt")
+    assert meta["kind"] == "interrupted" and meta["step"] > 0
+    assert not (run / "model.onnx").exists()
+
+
+def test_sigint_mid_epoch_stops_at_the_next_step_and_resume_is_bit_identical(
+    tmp_path, monkeypatch, capsys
+):
+    from nnc.runtime import engines
+
+    spec = SPECS / "digits-mlp.yaml"
+    code, full = train(tmp_path, spec, "--epochs", "3", name="full")
+    assert code == 0
+    real_step = engines.OrtStepper.step
+    calls = {"n": 0}
+
+    def signalled(self, feeds):  # the signal lands while a step runs; the step completes
+        calls["n"] += 1
+        if calls["n"] == 57:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(self, feeds)
+
+    monkeypatch.setattr(engines.OrtStepper, "step", signalled)
+    capsys.readouterr()
+    code, part = train(tmp_path, spec, "--epochs", "3", name="part")
+    assert code == 130
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    _, meta = load_checkpoint(part / "checkpoints" / "interrupted.ckpt")
+    assert meta["step"] == 57 and meta["batch"] > 0
+    monkeypatch.setattr(engines.OrtStepper, "step", real_step)
+    assert main(["train", "--resume", str(part), "--device", "cpu"]) == 0
+    a, b = final(full), final(part)
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+    assert (part / "metrics.csv").read_text() == (full / "metrics.csv").read_text()
+
+
 def test_interrupt_at_an_epochs_first_step_then_resume_is_bit_identical(tmp_path, monkeypatch):
     # the epoch's sample order is drawn before its first step: the checkpoint must keep it
     from nnc.runtime import engines
@@ -246,38 +320,37 @@ def test_interrupt_at_an_epochs_first_step_then_resume_is_bit_identical(tmp_path
         assert np.array_equal(a[k], b[k]), k
 
 
-def test_ctrl_c_writes_an_interrupted_checkpoint_and_exits_130(tmp_path):
-    run = tmp_path / "run"
-    env = {**os.environ, "NNC_NO_PROGRESS": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "nnc.runtime.cli",
-            "train",
-            str(SPECS / "digits-mlp.yaml"),
-            "--epochs",
-            "1000",
-            "--run-dir",
-            str(run),
-            "--device",
-            "cpu",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline and not (run / "metrics.csv").exists():
-        time.sleep(0.1)
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err.decode()
-    assert (run / "checkpoints" / "interrupted.ckpt").exists()
-    assert b"nnc train --resume" in err
-    _, meta = load_checkpoint(run / "checkpoints" / "interrupted.ckpt")
-    assert meta["kind"] == "interrupted" and meta["step"] > 0
+def test_ctrl_c_while_the_run_finishes_completes_its_files_and_exits_130(
+    tmp_path, monkeypatch, capsys
+):
+    from nnc.runtime.rundir import RunDir
+
+    real_curves = RunDir.write_curves
+
+    def signalled(self, rows):  # where the flaky test's signal used to land: drawing curves
+        os.kill(os.getpid(), signal.SIGINT)
+        real_curves(self, rows)
+
+    monkeypatch.setattr(RunDir, "write_curves", signalled)
+    capsys.readouterr()
+    code, run = train(tmp_path, SPECS / "xor.yaml", "--epochs", "5")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 130
+    assert len(err) == 1 and "finishing" in err[0] and "nothing to resume" in err[0]
+    for name in ["model.onnx", "summary.json", "curves.png", "checkpoints/final.ckpt"]:
+        assert (run / name).exists(), name
+    assert not (run / "checkpoints" / "interrupted.ckpt").exists()
+    assert summary(run)["status"] == "completed"
+
+
+def test_ctrl_c_before_training_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("nnc.runtime.compiled.load_dataset", interrupted)
+    code, run = train(tmp_path, SPECS / "xor.yaml")
+    assert code == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["interrupted"]
 
 
 def test_a_run_directory_is_locked_while_it_trains(tmp_path, monkeypatch, capsys):
