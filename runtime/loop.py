@@ -62,12 +62,15 @@ class EarlyStopping:
     data a val_ monitor falls back to the training metric of the same name.
     """
 
-    def __init__(self, cfg: dict | None, has_validation: bool, log=print):
+    def __init__(self, cfg: dict | None, has_validation: bool):
         self.enabled = bool(cfg)
         cfg = dict(cfg or {})
         monitor = cfg.get("monitor")
+        self.note: str | None = None  # for the run's log: what it monitors instead
         if self.enabled and monitor.startswith("val_") and not has_validation:
-            log(f"note: no validation data; early stopping monitors {monitor[4:]}, not {monitor}")
+            self.note = (
+                f"note: no validation data; early stopping monitors {monitor[4:]}, not {monitor}"
+            )
             monitor = monitor[4:]
         mode = cfg.get("mode", "auto")
         if mode == "auto" and monitor is not None:

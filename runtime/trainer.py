@@ -66,7 +66,7 @@ class Trainer:
         self.lr = np.array(self.spec.optimizer["lr"], dtype=np.float32)
         self.evaluate = Evaluator(compiled, engine)
         self.stopping = EarlyStopping(
-            self.spec.train.get("early_stopping"), data.validation is not None, log
+            self.spec.train.get("early_stopping"), data.validation is not None
         )
         self.checkpoints = Checkpointer(run, self.spec)
         self.columns = ["epoch", "step", "loss", *self.evaluate.metric_names, "lr"]
@@ -82,6 +82,8 @@ class Trainer:
             return self._fit(values, resume, interrupt)
 
     def _fit(self, values, resume: Resume | None, interrupt: DeferredInterrupt) -> TrainResult:
+        if self.stopping.note:
+            self.log(self.stopping.note)
         carried = {**self.graphs.initial_state(), **values}
         stepper = self.engine.stepper(self.graphs.train_step, carried)
         rng = np.random.default_rng(int(self.spec.train["seed"]))
