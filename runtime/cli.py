@@ -333,7 +333,7 @@ def _failures():
     A generator, so that each row's classes are imported only when an error gets that far: the
     first row needs no import at all (a Ctrl-C can cut an import in half, after which that module
     cannot be imported again), and `nnc --version` imports none of them."""
-    yield (KeyboardInterrupt,), EXIT_INTERRUPTED, lambda e: ["interrupted"]
+    yield (KeyboardInterrupt,), EXIT_INTERRUPTED, lambda e: [str(e) or "interrupted"]
     from nnc.compiler.spec.errors import SpecError
 
     def diagnostics(e):

@@ -7,9 +7,18 @@ import signal
 import threading
 
 
+class ForcedInterrupt(KeyboardInterrupt):
+    """A second Ctrl-C: stop at once, wherever the program is."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "interrupted again: stopped at once, without writing an interrupted checkpoint"
+        )
+
+
 class DeferredInterrupt:
     """While active, SIGINT sets `requested` instead of raising; a second SIGINT raises
-    KeyboardInterrupt at once (for a step that takes too long). Outside the main thread, where no
+    ForcedInterrupt at once (for a step that takes too long). Outside the main thread, where no
     signal handler can be installed, it does nothing."""
 
     def __init__(self) -> None:
@@ -30,5 +39,5 @@ class DeferredInterrupt:
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
-            raise KeyboardInterrupt
+            raise ForcedInterrupt
         self.requested = True

@@ -15,7 +15,7 @@ from nnc.runtime.data import Dataset
 from nnc.runtime.engines import Engine, Stepper
 from nnc.runtime.errors import RunError
 from nnc.runtime.evaluation import Evaluator, first_nonfinite, short_name
-from nnc.runtime.interrupts import DeferredInterrupt
+from nnc.runtime.interrupts import DeferredInterrupt, ForcedInterrupt
 from nnc.runtime.loop import Checkpointer, EarlyStopping, LoopState
 from nnc.runtime.progress import Progress
 from nnc.runtime.rundir import RunDir
@@ -99,6 +99,9 @@ class Trainer:
         progress = Progress(self.log, int(self.spec.train["epochs"]), self._batches())
         try:
             status = self._epochs(loop, stepper, rng, interrupt, progress, safe)
+        except ForcedInterrupt:  # wherever it landed: the state may be half a step on
+            progress.close()
+            raise
         except KeyboardInterrupt:  # raised inside a step: back to the state before it
             progress.close()
             return self._interrupted(safe[0], stepper, safe[1])

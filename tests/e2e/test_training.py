@@ -320,6 +320,30 @@ def test_interrupt_at_an_epochs_first_step_then_resume_is_bit_identical(tmp_path
         assert np.array_equal(a[k], b[k]), k
 
 
+def test_a_second_ctrl_c_stops_at_once_without_an_interrupted_checkpoint(
+    tmp_path, monkeypatch, capsys
+):
+    from nnc.runtime import engines
+
+    real_step = engines.OrtStepper.step
+    calls = {"n": 0}
+
+    def signalled_twice(self, feeds):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(self, feeds)
+
+    monkeypatch.setattr(engines.OrtStepper, "step", signalled_twice)
+    capsys.readouterr()
+    code, run = train(tmp_path, SPECS / "digits-mlp.yaml", "--epochs", "3")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 130
+    assert len(err) == 1 and err[0].startswith("interrupted again: stopped at once"), err
+    assert not (run / "checkpoints" / "interrupted.ckpt").exists()
+
+
 def test_ctrl_c_while_the_run_finishes_completes_its_files_and_exits_130(
     tmp_path, monkeypatch, capsys
 ):
