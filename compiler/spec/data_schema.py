@@ -11,6 +11,7 @@ whole spec's schema, where a local `#/$defs/...` pointer would resolve against t
 from __future__ import annotations
 
 import copy
+import importlib
 
 
 def _exactly_one(names: tuple[str, ...]) -> dict:
@@ -124,13 +125,17 @@ def _not_both(part: str) -> dict:
     }
 
 
-def data_schema() -> dict:
-    """The schema of the `data:` section, its sources taken from the runtime's source registry
-    (imported here, not at module level: the registry is the runtime's, and only the schema
-    builders need it)."""
-    from nnc.runtime.data import data_sources
+def _data_package():
+    """The runtime's data package, whose source registry defines every source once. Imported
+    when a schema is built, not with this module, and by name: it belongs to the runtime (it
+    imports only NumPy and the standard library), and the compiler's type check sees only the
+    compiler."""
+    return importlib.import_module("nnc.runtime.data")
 
-    sources = data_sources()
+
+def data_schema() -> dict:
+    """The schema of the `data:` section, its sources taken from the runtime's source registry."""
+    sources = _data_package().data_sources()
     names = tuple(sources)
     return copy.deepcopy(
         {
@@ -157,9 +162,7 @@ def data_schema() -> dict:
 
 def builtin_datasets() -> dict[str, str]:
     """Name -> description of every built-in data set."""
-    from nnc.runtime.data import BUILTIN_DATASETS
-
-    return dict(BUILTIN_DATASETS)
+    return dict(_data_package().BUILTIN_DATASETS)
 
 
 def __getattr__(name: str):
