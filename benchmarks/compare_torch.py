@@ -137,7 +137,7 @@ def digits_end_to_end(device, repeats=3):
     import tempfile
 
     from nnc.runtime.cli import main as nnc_main
-    from nnc.runtime.session import load_dataset
+    from nnc.runtime.compiled import load_dataset
 
     spec = load_spec(ROOT / "specs" / "digits-mlp.yaml")
     net = Network(spec)

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from nnc.compiler.graphs import inference_model, training_graphs
 from nnc.compiler.network import Network
+from nnc.runtime.compiled import Compiled
 from nnc.runtime.engines import Engine
 
 
@@ -53,7 +53,7 @@ class TrainLoop:
     """A stepper fed from pre-built batches, as the trainer feeds it (random inputs included)."""
 
     def __init__(self, net: Network, engine: Engine, batch: int, seed: int = 0, batches: int = 8):
-        self.graphs = training_graphs(net)
+        self.graphs = Compiled(net).graphs
         values = net.initial_values(seed)
         carried = {**values, **self.graphs.initial_state()}
         self.stepper = engine.stepper(self.graphs.train_step, carried)
@@ -102,7 +102,7 @@ def bench(
         n = calibrate(loop.step)
         train = [time_steps(loop.step, n) for _ in range(repeats)]
 
-    model = inference_model(net, net.initial_values(0))
+    model = Compiled(net).export(net.initial_values(0))
     run = engine.session(model)
     x = np.random.default_rng(0).random((batch, *net.spec.input_shape), dtype=np.float32)
     for _ in range(warmup):

@@ -1,5 +1,6 @@
-"""The nnc command line. Exit codes: 0 ok, 1 invalid spec/data or failed run, 2 usage error,
-3 stopped by the NaN guard or a failed gradient check, 130 interrupted."""
+"""The nnc command line: parses, calls the runtime, and turns every failure into one line and an
+exit code through one table (`_failures`): 0 ok, 1 invalid spec/data or failed run, 2 usage
+error, 3 stopped by the NaN guard or a failed gradient check, 130 interrupted."""
 
 from __future__ import annotations
 
@@ -8,127 +9,55 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_CHECK = 0, 1, 2, 3
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_CHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def _load(path: str, overrides: dict | None = None):
-    from nnc.compiler.network import Network
-    from nnc.compiler.spec.model import load_spec
+def _compile(path: str):
+    from nnc.runtime.compiled import compile_spec, load_spec_file
 
-    spec = load_spec(path)
-    if overrides:
-        spec = apply_overrides(spec, overrides)
-    return spec, Network(spec)
-
-
-def apply_overrides(spec, overrides: dict):
-    """Command-line overrides (train.epochs=5, optimizer.lr=0.1) validated like the file."""
-    import copy
-
-    from nnc.compiler.spec.model import spec_from_document, thaw
-
-    doc = copy.deepcopy(thaw(spec.document))
-    for dotted, value in overrides.items():
-        cur = doc
-        keys = dotted.split(".")
-        for k in keys[:-1]:
-            cur = cur.setdefault(k, {})
-        cur[keys[-1]] = value
-    return spec_from_document(doc, spec.source, spec.filename, spec.base_dir)
-
-
-def load_run_spec(run: Path):
-    """The spec a run was trained with, its relative data paths resolved as when it started."""
-    from nnc.compiler.network import Network
-    from nnc.compiler.spec.model import load_spec, spec_from_document, thaw
-
-    path = run / "spec.yaml"
-    if not path.exists():
-        raise FileNotFoundError(f"{run} is not an nnc run directory (no spec.yaml)")
-    spec = load_spec(path)
-    info = run / "run.json"
-    if info.exists():
-        base = json.loads(info.read_text()).get("base_dir")
-        if base:
-            spec = spec_from_document(thaw(spec.document), spec.source, spec.filename, base)
-    return spec, Network(spec)
-
-
-def _write_run_spec(run_dir: Path, spec, overrides: dict) -> None:
-    import yaml
-
-    from nnc.compiler.spec.model import thaw
-    from nnc.runtime.checkpoint import atomic_write_bytes
-
-    src = Path(spec.filename)
-    if overrides or not src.exists():
-        given = ", ".join(f"{k}={v}" for k, v in overrides.items())
-        text = f"# the spec of this run, with the command line's {given or 'settings'} applied\n"
-        text += yaml.safe_dump(thaw(spec.document), sort_keys=False)
-        data = text.encode()
-    else:
-        data = src.read_bytes()
-    atomic_write_bytes(run_dir / "spec.yaml", data)
-    info = {
-        "spec_source": str(src.resolve()) if src.exists() else None,
-        "base_dir": str(Path(spec.base_dir).resolve()),
-        "overrides": overrides,
-    }
-    atomic_write_bytes(run_dir / "run.json", (json.dumps(info, indent=2) + "\n").encode())
+    return compile_spec(load_spec_file(path))
 
 
 def cmd_validate(args) -> int:
-    spec, net = _load(args.spec)
-    print(f"{args.spec}: ok ({len(spec.layers)} layers, output {list(net.output_shape)})")
+    compiled = _compile(args.spec)
+    layers, shape = len(compiled.spec.layers), list(compiled.net.output_shape)
+    print(f"{args.spec}: ok ({layers} layers, output {shape})")
     return EXIT_OK
 
 
 def cmd_summary(args) -> int:
-    spec, net = _load(args.spec)
-    print(f"Model: {spec.name}")
-    print(net.summary())
+    compiled = _compile(args.spec)
+    print(f"Model: {compiled.spec.name}")
+    print(compiled.net.summary())
     return EXIT_OK
 
 
 def cmd_compile(args) -> int:
     import onnx
 
-    from nnc.compiler.graphs import describe, inference_model, training_graphs
     from nnc.runtime.checkpoint import atomic_write_bytes
+    from nnc.runtime.errors import RunError
 
-    spec, net = _load(args.spec)
+    compiled = _compile(args.spec)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    values = net.initial_values(int(spec.train["seed"]))
-    models = {"model": inference_model(net, values)}
-    if spec.loss is not None and not args.inference_only:
+    models = {"model": compiled.export()}
+    if compiled.trainable and not args.inference_only:
         try:
-            models.update(training_graphs(net).models())
+            models.update(compiled.graphs.models())
         except Exception as e:  # a GradientError names the op
-            _err(f"{args.spec}: cannot build training graphs: {e}")
-            return EXIT_INVALID
-    manifest = {"spec": spec.name, "graphs": {}, "parameters": []}
+            raise RunError(f"{args.spec}: cannot build training graphs: {e}") from e
+    files = {kind: f"{kind}.onnx" for kind in models}
     for kind, model in models.items():
         onnx.checker.check_model(model, full_check=True)
-        atomic_write_bytes(out / f"{kind}.onnx", model.SerializeToString())
-        manifest["graphs"][kind] = {"file": f"{kind}.onnx", **describe(model)}
-    manifest["parameters"] = [
-        {"name": p.name, "shape": list(p.shape), "trainable": p.trainable, "state": p.state}
-        for p in net.params
-    ]
-    if "train_step" in models:
-        outs = {o.name for o in models["train_step"].graph.output}
-        manifest["graphs"]["train_step"]["feeds_next_step"] = {
-            o: o[: -len(".next")] for o in sorted(outs) if o.endswith(".next")
-        }
+        atomic_write_bytes(out / files[kind], model.SerializeToString())
+    manifest = compiled.manifest(models, files)
     atomic_write_bytes(out / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
-    print(f"wrote {', '.join(f'{k}.onnx' for k in models)} and manifest.json to {out}")
+    print(f"wrote {', '.join(files.values())} and manifest.json to {out}")
     return EXIT_OK
 
 
@@ -144,29 +73,23 @@ def _predict_model(target: str):
         return onnx.load(str(m))
     if p.suffix == ".onnx":
         return onnx.load(str(p))
-    from nnc.compiler.graphs import inference_model
-
-    spec, net = _load(target)
-    return inference_model(net, net.initial_values(int(spec.train["seed"])))
-
-
-def _input_shape(model) -> tuple[int, ...]:
-    dims = model.graph.input[0].type.tensor_type.shape.dim
-    return tuple(d.dim_value for d in dims[1:])
+    return _compile(target).export()
 
 
 def cmd_predict(args) -> int:
+    import numpy as np
+
     from nnc.runtime.data import read_features
     from nnc.runtime.engines import make_engine
 
     model = _predict_model(args.target)
-    x = read_features(Path(args.input), input_shape=_input_shape(model))
+    x_info = model.graph.input[0]
+    shape = tuple(d.dim_value for d in x_info.type.tensor_type.shape.dim[1:])
+    x = read_features(Path(args.input), input_shape=shape)
     engine = make_engine(args.engine, args.device)
     outputs = [o.name for o in model.graph.output]
-    dtype = np.float64 if model.graph.input[0].type.tensor_type.elem_type == 11 else np.float32
-    res = dict(
-        zip(outputs, engine.session(model)(outputs, {model.graph.input[0].name: x.astype(dtype)}))
-    )
+    dtype = np.float64 if x_info.type.tensor_type.elem_type == 11 else np.float32
+    res = dict(zip(outputs, engine.session(model)(outputs, {x_info.name: x.astype(dtype)})))
     if args.output:
         out = Path(args.output)
         if out.suffix == ".npz":
@@ -185,210 +108,94 @@ def cmd_predict(args) -> int:
     return EXIT_OK
 
 
-def _latest_checkpoint(run: Path) -> Path | None:
-    from nnc.runtime.checkpoint import load_checkpoint
-
-    best, best_step = None, -1
-    for kind in ("interrupted", "last"):
-        p = run / "checkpoints" / f"{kind}.ckpt"
-        if p.exists():
-            _, meta = load_checkpoint(p)
-            if meta.get("step", -1) > best_step:
-                best, best_step = p, meta["step"]
-    return best
-
-
-def _spec_changes(old: dict, new: dict, path: str = "") -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for k in sorted(set(old) | set(new)):
-            sub = f"{path}.{k}" if path else str(k)
-            if k not in old:
-                out.append(f"{sub}: added ({new[k]!r})")
-            elif k not in new:
-                out.append(f"{sub}: removed (was {old[k]!r})")
-            else:
-                out.extend(_spec_changes(old[k], new[k], sub))
-        return out
-    return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
+TRAIN_OVERRIDES = (
+    ("train.epochs", "epochs"),
+    ("train.batch_size", "batch_size"),
+    ("train.seed", "seed"),
+    ("optimizer.lr", "lr"),
+)
 
 
 def cmd_train(args) -> int:
-    from nnc.compiler.spec.model import thaw
-    from nnc.runtime.checkpoint import load_checkpoint
-    from nnc.runtime.engines import make_engine
-    from nnc.runtime.session import load_dataset
-    from nnc.runtime.trainer import Trainer, install_sigint, new_run_dir
+    from nnc.runtime import resume as resuming
+    from nnc.runtime.compiled import load_spec_file
+    from nnc.runtime.errors import RunError, UsageError
+    from nnc.runtime.rundir import RunDir
 
-    overrides = {}
-    for key, attr in (
-        ("train.epochs", "epochs"),
-        ("train.batch_size", "batch_size"),
-        ("train.seed", "seed"),
-        ("optimizer.lr", "lr"),
-    ):
-        if getattr(args, attr) is not None:
-            overrides[key] = getattr(args, attr)
-    resume = None
+    overrides = {
+        key: getattr(args, a) for key, a in TRAIN_OVERRIDES if getattr(args, a) is not None
+    }
     if args.resume:
-        run_dir = Path(args.resume)
-        if not run_dir.is_dir():
-            _err(f"--resume {run_dir}: no such run directory")
-            return EXIT_USAGE
-        spec_path = args.spec
-        ckpt = _latest_checkpoint(run_dir)
-        if ckpt is None:
-            _err(f"--resume {run_dir}: no checkpoint to resume from in {run_dir / 'checkpoints'}")
-            return EXIT_INVALID
-        tensors, meta = load_checkpoint(ckpt)
-        if spec_path:
-            spec, net = _load(spec_path, overrides)
-        else:
-            spec, net = load_run_spec(run_dir)
-            if overrides:
-                spec = apply_overrides(spec, overrides)
-                from nnc.compiler.network import Network
-
-                net = Network(spec)
-        old, new = dict(meta["spec"]), thaw(spec.document)
-        for d in (old, new):
-            d.get("train", {}).pop("epochs", None) if isinstance(d.get("train"), dict) else None
-        changes = _spec_changes(old, new)
-        if changes:
-            _err(
-                f"--resume {run_dir}: the spec differs from the one this run was trained with "
-                "(only train.epochs may change):\n  " + "\n  ".join(changes)
-            )
-            return EXIT_INVALID
-        resume = {"tensors": tensors, "meta": meta}
-        print(f"resuming {run_dir} from {ckpt.name} at epoch {meta['epoch']}, step {meta['step']}")
-    else:
-        if not args.spec:
-            _err("nnc train: give a SPEC, or --resume RUN_DIR")
-            return EXIT_USAGE
-        spec, net = _load(args.spec, overrides)
-        if args.run_dir:
-            run_dir = Path(args.run_dir)
-            if run_dir.exists() and any(run_dir.iterdir()) and not args.overwrite:
-                _err(f"--run-dir {run_dir} exists and is not empty; pass --overwrite to reuse it")
-                return EXIT_USAGE
-            run_dir.mkdir(parents=True, exist_ok=True)
-        else:
-            run_dir = new_run_dir(Path(args.runs), spec.name)
+        run = resuming.open_resume(Path(args.resume))
+        with run:  # the run's lock, held until training ends
+            spec = resuming.resume_spec(run, args.spec, overrides)
+            resume, where = resuming.resume_point(run, spec)
+            print(where)
+            return _train(args, spec, run, overrides, resume)
+    if not args.spec:
+        raise UsageError("nnc train: give a SPEC, or --resume RUN_DIR")
+    spec = load_spec_file(args.spec, overrides)
     if spec.loss is None:
-        _err(f"{spec.filename}: the spec has no loss: nothing to train (try nnc predict)")
-        return EXIT_INVALID
+        raise RunError(f"{spec.filename}: the spec has no loss: nothing to train (try nnc predict)")
+    if args.run_dir:
+        run = RunDir.at(Path(args.run_dir), overwrite=args.overwrite)
+    else:
+        run = RunDir.new(Path(args.runs), spec.name)
+    with run:
+        return _train(args, spec, run, overrides, None)
+
+
+def _train(args, spec, run, overrides: dict, resume) -> int:
+    """Trains `spec` in `run` (locked by the caller), from scratch or from `resume`."""
+    from nnc.runtime.compiled import compile_with_data
+    from nnc.runtime.engines import make_engine
+    from nnc.runtime.evaluation import confusion_report
+    from nnc.runtime.resume import initial_values
+    from nnc.runtime.rundir import MODEL
+    from nnc.runtime.trainer import Trainer
+
     engine = make_engine(args.engine, args.device)
     print(f"engine: {engine.describe()}")
-    data = load_dataset(spec, net)
+    compiled, data = compile_with_data(spec)
     print(f"data: {data.description}")
-    trainer = Trainer(spec, net, data, engine, run_dir)
+    trainer = Trainer(compiled, data, engine, run)
     if resume is None:
-        _write_run_spec(run_dir, spec, overrides)
-        trainer.write_graphs()
-        values = net.initial_values(int(spec.train["seed"]))
-        init_from = spec.train.get("init_from")
-        if init_from:
-            values = _init_from(init_from, net, values, Path(spec.base_dir))
-        values.update(trainer.compiled.graphs.initial_state())
+        run.write_spec(spec, overrides)
+        graphs = compiled.graphs.models()
+        files = {**run.write_graphs(graphs), "model": MODEL}
+        models = {"model": compiled.export(data=data), **graphs}
+        run.write_manifest(compiled.manifest(models, files, engine=engine.describe()))
+        values = initial_values(compiled)
     else:
-        values = {k: v for k, v in resume["tensors"].items() if not k.startswith("__")}
-        _rewrite_history(trainer, resume["meta"]["history"])
-    print(f"run: {run_dir}")
-    install_sigint()
+        values = resume.values
+    print(f"run: {run.path}")
     result = trainer.fit(values, resume)
     if result.message:
         print(result.message, file=sys.stderr if result.exit_code else sys.stdout)
-    if result.exit_code == 0:
+    if result.exit_code == EXIT_OK:
         if result.test:
             print("test: " + "  ".join(f"{k} {v:.4f}" for k, v in result.test.items()))
-            _print_confusion(trainer, result)
-        print(f"model: {run_dir / 'model.onnx'}")
+            report = confusion_report(compiled, data, engine, result.values)
+            if report:
+                print(report)
+        print(f"model: {run.file(MODEL)}")
     return result.exit_code
 
 
-def _rewrite_history(trainer, history):
-    path = trainer.run_dir / "metrics.csv"
-    if path.exists():
-        path.unlink()
-    for row in history:
-        trainer._append_csv(row)
-
-
-def _print_confusion(trainer, result) -> None:
-    from nnc.runtime.metrics import confusion_matrix, format_confusion_matrix
-
-    t = trainer.net.target()
-    if t.kind != "class_index" and t.kind != "binary":
-        return
-    from nnc.runtime.checkpoint import load_checkpoint
-
-    values, _ = load_checkpoint(trainer.run_dir / "checkpoints" / "final.ckpt")
-    from nnc.compiler.graphs import inference_model
-
-    model = inference_model(trainer.net, values)
-    run = trainer.engine.session(model)
-    label = run(["label"], {"x": trainer.data.test.x})[0].reshape(-1)
-    y = trainer.data.test.y.reshape(-1).astype(np.int64)
-    k = t.num_classes or 2
-    cm = confusion_matrix(y, label, k)
-    names = trainer.data.class_names or [str(i) for i in range(k)]
-    print("confusion matrix (rows: true, columns: predicted):")
-    print(format_confusion_matrix(cm, names))
-
-
-def _init_from(cfg, net, values, base_dir: Path):
-    from nnc.runtime.checkpoint import load_checkpoint
-
-    src = Path(cfg["run"])
-    if not src.is_absolute():
-        src = (base_dir / src) if (base_dir / src).exists() else src
-    if src.is_dir():
-        for name in ("final", "last", "interrupted"):
-            if (src / "checkpoints" / f"{name}.ckpt").exists():
-                src = src / "checkpoints" / f"{name}.ckpt"
-                break
-        else:
-            raise FileNotFoundError(f"train.init_from.run: no checkpoint in {src}")
-    tensors, _ = load_checkpoint(src)
-    layers = cfg.get("layers") or sorted({p.name.rsplit(".", 1)[0] for p in net.params})
-    copied = []
-    for p in net.params:
-        layer = p.name.rsplit(".", 1)[0]
-        if layer not in layers:
-            continue
-        if p.name not in tensors:
-            if cfg.get("layers"):
-                raise ValueError(f"train.init_from: {src} has no parameter {p.name!r}")
-            continue
-        if tuple(tensors[p.name].shape) != tuple(p.shape):
-            if cfg.get("layers"):
-                raise ValueError(
-                    f"train.init_from: {p.name} has shape {list(tensors[p.name].shape)} in {src} "
-                    f"but {list(p.shape)} here"
-                )
-            continue
-        values[p.name] = tensors[p.name].astype(values[p.name].dtype)
-        copied.append(p.name)
-    print(f"init_from: copied {len(copied)} tensors from {src}: {', '.join(copied)}")
-    return values
-
-
 def cmd_eval(args) -> int:
-    from nnc.runtime.checkpoint import load_checkpoint
+    from nnc.runtime.compiled import compile_with_data
     from nnc.runtime.engines import make_engine
-    from nnc.runtime.session import load_dataset
-    from nnc.runtime.trainer import Trainer
+    from nnc.runtime.evaluation import Evaluator
+    from nnc.runtime.rundir import RunDir
 
-    run = Path(args.run)
-    spec, net = load_run_spec(run)
-    values, _ = load_checkpoint(run / "checkpoints" / "final.ckpt")
-    data = load_dataset(spec, net)
-    trainer = Trainer(spec, net, data, make_engine(args.engine, args.device), run)
+    run = RunDir.existing(Path(args.run))
+    compiled, data = compile_with_data(run.load_spec())
+    values, _ = run.load_checkpoint("final")
+    evaluate = Evaluator(compiled, make_engine(args.engine, args.device))
     for part in ("train", "validation", "test"):
         split = getattr(data, part)
         if split is not None:
-            res = trainer.evaluate(split, values)
+            res = evaluate(split, values)
             print(f"{part}: " + "  ".join(f"{k} {v:.4f}" for k, v in res.items()))
     return EXIT_OK
 
@@ -396,14 +203,14 @@ def cmd_eval(args) -> int:
 def cmd_export(args) -> int:
     import onnx
 
-    from nnc.runtime.checkpoint import atomic_write_bytes, load_checkpoint
-    from nnc.runtime.session import export_model, load_dataset
+    from nnc.runtime.checkpoint import atomic_write_bytes
+    from nnc.runtime.compiled import compile_with_data
+    from nnc.runtime.rundir import RunDir
 
-    run = Path(args.run)
-    spec, net = load_run_spec(run)
-    values, _ = load_checkpoint(run / "checkpoints" / "final.ckpt")
-    data = load_dataset(spec, net)
-    model = export_model(net, values, data, opset=args.opset)
+    run = RunDir.existing(Path(args.run))
+    compiled, data = compile_with_data(run.load_spec())
+    values, _ = run.load_checkpoint("final")
+    model = compiled.export(values, data, opset=args.opset)
     onnx.checker.check_model(model, full_check=True)
     atomic_write_bytes(Path(args.output), model.SerializeToString())
     print(f"wrote {args.output} (opset {model.opset_import[0].version}, IR {model.ir_version})")
@@ -413,11 +220,11 @@ def cmd_export(args) -> int:
 def cmd_gradcheck(args) -> int:
     from nnc.runtime.gradcheck import ATOL, gradcheck
 
-    spec, net = _load(args.spec)
-    if spec.loss is None or not net.trainable():
+    compiled = _compile(args.spec)
+    if not compiled.trainable or not compiled.net.trainable():
         print(f"{args.spec}: no loss or no trainable parameters: nothing to check")
         return EXIT_OK
-    results = gradcheck(net, samples=args.samples, per_param=args.entries, seed=args.seed)
+    results = gradcheck(compiled.net, samples=args.samples, per_param=args.entries, seed=args.seed)
     print(f"{'parameter':30s} {'entries':>7s} {'max abs err':>12s} {'rel err':>10s}")
     for r in results:
         flag = "" if r.ok(args.tol) else "  FAIL"
@@ -437,9 +244,9 @@ def cmd_bench(args) -> int:
     from nnc.runtime.bench import bench, format_result
     from nnc.runtime.engines import make_engine
 
-    spec, net = _load(args.spec)
+    compiled = _compile(args.spec)
     engine = make_engine(args.engine, args.device)
-    result = bench(net, engine, args.batch_size, args.repeats, args.warmup)
+    result = bench(compiled.net, engine, args.batch_size, args.repeats, args.warmup)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_result(result))
     return EXIT_OK
 
@@ -520,36 +327,76 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def _failures():
+    """The exit-code table: (exception classes, exit code, the lines to print), tried in order.
+
+    A generator, so that each row's classes are imported only when an error gets that far: the
+    first row needs no import at all (a Ctrl-C can cut an import in half, after which that module
+    cannot be imported again), and `nnc --version` imports none of them."""
+    yield (KeyboardInterrupt,), EXIT_INTERRUPTED, lambda e: [str(e) or "interrupted"]
     from nnc.compiler.spec.errors import SpecError
 
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0) and EXIT_USAGE
-    if not getattr(args, "fn", None):
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
-    try:
-        return args.fn(args)
-    except SpecError as e:
-        for d in e.diagnostics:
-            _err(str(d))
+    def diagnostics(e):
         n = len(e.diagnostics)
-        _err(f"{n} error{'s' if n != 1 else ''}")
-        return EXIT_INVALID
-    except Exception as e:  # noqa: BLE001 - every failure becomes one clear line, never a traceback
-        from nnc.runtime.checkpoint import CheckpointError
-        from nnc.runtime.data import DataError
-        from nnc.runtime.engines import EngineError
-        from nnc.runtime.session import RunError
+        return [str(d) for d in e.diagnostics] + [f"{n} error{'s' if n != 1 else ''}"]
 
-        known = (DataError, CheckpointError, EngineError, RunError, FileNotFoundError, ValueError)
-        if isinstance(e, known) or type(e).__name__ in ("GradientError", "UnsupportedOpError"):
-            _err(f"error: {e}")
-            return EXIT_INVALID
-        raise
+    yield (SpecError,), EXIT_INVALID, diagnostics
+    from nnc.runtime.errors import RunError, UsageError
+
+    yield (UsageError,), EXIT_USAGE, lambda e: [str(e)]
+    from nnc.compiler.autodiff import GradientError
+    from nnc.runtime.checkpoint import CheckpointError
+    from nnc.runtime.data import DataError
+    from nnc.runtime.engines import EngineError
+    from nnc.runtime.interpreter.errors import UnsupportedOpError
+
+    failed = (RunError, DataError, CheckpointError, EngineError, GradientError, UnsupportedOpError)
+    yield (*failed, FileNotFoundError, ValueError), EXIT_INVALID, lambda e: [f"error: {e}"]
+
+
+def exit_code(e: BaseException) -> int | None:
+    """Prints what went wrong and -> its exit code; None for a failure nnc does not expect (a
+    bug, to be shown with its traceback)."""
+    for classes, code, lines in _failures():
+        if isinstance(e, classes):
+            for line in lines(e):
+                _err(line)
+            return code
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs one command -> its exit code. argv None: the process's own command line, and the
+    process ends with this command: once its exit code is decided, Ctrl-C is ignored, since the
+    interpreter's shutdown would otherwise die of it (exit -2, no message) after a finished run."""
+    try:
+        code = _run(argv)
+    except KeyboardInterrupt:  # landed between _run's own handler and here
+        _err("interrupted")
+        code = EXIT_INTERRUPTED
+    if argv is None:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
+    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:
+            return int(e.code or 0) and EXIT_USAGE
+        if not getattr(args, "fn", None):
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        return args.fn(args)
+    except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - one clear line, never a traceback
+        code = exit_code(e)
+        if code is None:
+            raise
+        return code
 
 
 if __name__ == "__main__":

@@ -233,6 +233,8 @@ class OrtStepper(Stepper):
             if n in inputs and t.HasField("shape") and len(t.shape.dim) == 0 and n not in carried
         }
         self._cur = 0
+        self._io: list = []  # the two IO bindings, set 0 -> 1 and set 1 -> 0
+        self._staged: dict[str, np.ndarray] = {}  # host buffers bound as batch inputs
         self._bind()
 
     def _alloc(self, values, names=None):
@@ -248,7 +250,7 @@ class OrtStepper(Stepper):
     def _bind(self) -> None:
         # one binding per direction (set 0 -> set 1 and back), made once
         self._io = []
-        self._staged: dict[str, np.ndarray] = {}
+        self._staged = {}
         for cur in (0, 1):
             io = self.session.io_binding()
             for o in self.reported:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnc.compiler.graphs import training_graphs
 from nnc.compiler.network import Network
+from nnc.runtime.compiled import Compiled
 
 ATOL = 1e-8
 
@@ -48,7 +48,7 @@ def gradcheck(
     engine: str = "numpy",
 ) -> list[ParamCheck]:
     """Check up to `per_param` entries of every trainable parameter's gradient."""
-    graphs = training_graphs(net, np.float64)
+    graphs = Compiled(net, dtype=np.float64).graphs
     model = graphs.gradient
     if engine == "numpy":
         from nnc.runtime.interpreter import Interpreter

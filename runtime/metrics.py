@@ -81,15 +81,27 @@ def format_confusion_matrix(cm: np.ndarray, class_names: list[str] | None = None
 class MetricsLog:
     """metrics.csv: a header once, then one row per append, each flushed to the file at once.
 
-    resume=True keeps an existing file with the same columns and appends to it (a resumed run);
-    otherwise the file starts afresh. Keys not in `columns` are an error; missing ones stay empty.
+    resume=True keeps an existing file with the same columns and appends to it; otherwise the file
+    starts afresh, holding `rows` when given (a resumed run rewrites the history its checkpoint
+    holds, in one atomic write). Keys not in `columns` are an error; missing ones stay empty.
     """
 
-    def __init__(self, path: Path, columns: list[str], *, resume: bool = False):
+    def __init__(
+        self,
+        path: Path,
+        columns: list[str],
+        *,
+        resume: bool = False,
+        rows: list[dict] | None = None,
+    ):
         self.path = Path(path)
         self.columns = list(columns)
         if len(set(self.columns)) != len(self.columns):
             raise ValueError(f"duplicate metrics columns in {self.columns}")
+        if rows:
+            text = _csv_line(self.columns) + "".join(self._line(row) for row in rows)
+            atomic_write_bytes(self.path, text.encode("utf-8"))
+            return
         if resume and self.path.exists() and self.path.stat().st_size > 0:
             with open(self.path, newline="") as f:
                 existing = next(csv.reader(f), [])
@@ -101,14 +113,17 @@ class MetricsLog:
         atomic_write_bytes(self.path, _csv_line(self.columns).encode("utf-8"))
 
     def append(self, row: dict) -> None:
+        line = self._line(row)
+        # One write per row: a crash can cut only the last line, never interleave two.
+        with open(self.path, "a", newline="", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+
+    def _line(self, row: dict) -> str:
         unknown = [k for k in row if k not in self.columns]
         if unknown:
             raise ValueError(f"unknown metrics column {unknown[0]!r}; columns: {self.columns}")
-        cells = [_cell(row.get(c)) for c in self.columns]
-        # One write per row: a crash can cut only the last line, never interleave two.
-        with open(self.path, "a", newline="", encoding="utf-8") as f:
-            f.write(_csv_line(cells))
-            f.flush()
+        return _csv_line([_cell(row.get(c)) for c in self.columns])
 
 
 def read_metrics(path: Path) -> list[dict]:

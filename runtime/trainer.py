@@ -3,10 +3,6 @@ validation, early stopping, checkpoints and resume, the NaN guard, and the expor
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,21 +10,17 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from nnc.compiler.network import Network
-from nnc.compiler.spec.model import Spec, thaw
-from nnc.runtime.checkpoint import (
-    atomic_write_bytes,
-    load_checkpoint,
-    save_checkpoint,
-)
-from nnc.runtime.data import Dataset, Split
+from nnc.runtime.compiled import Compiled
+from nnc.runtime.data import Dataset
 from nnc.runtime.engines import Engine, Stepper
-from nnc.runtime.session import Compiled, RunError, compile_training, export_model
+from nnc.runtime.errors import RunError
+from nnc.runtime.evaluation import Evaluator, first_nonfinite, short_name
+from nnc.runtime.interrupts import DeferredInterrupt, ForcedInterrupt
+from nnc.runtime.loop import Checkpointer, EarlyStopping, LoopState
+from nnc.runtime.progress import Progress
+from nnc.runtime.rundir import RunDir
 
 EXIT_OK, EXIT_ERROR, EXIT_NAN, EXIT_INTERRUPTED = 0, 1, 3, 130
-CHECKPOINT_SECONDS = 10.0
-# the loop state a checkpoint carries so that a resumed run continues bit for bit
-RESUMED = ("epoch", "batch", "step", "history", "best", "best_epoch", "wait", "sums", "count")
 
 
 class NanGuardStop(Exception):
@@ -45,346 +37,187 @@ class TrainResult:
     test: dict | None = None
     exit_code: int = EXIT_OK
     message: str = ""
+    values: dict[str, np.ndarray] | None = None  # the final parameters, when the run finished
 
 
-def new_run_dir(root: Path, name: str) -> Path:
-    """runs/<name>-<k> with the first k not taken: a rerun never overwrites an earlier run."""
-    root.mkdir(parents=True, exist_ok=True)
-    k = 1
-    while True:
-        cand = root / f"{name}-{k}"
-        try:
-            cand.mkdir()
-            return cand
-        except FileExistsError:
-            k += 1
+@dataclass
+class Resume:
+    """Where a resumed run continues: a checkpoint's tensors and meta."""
 
+    tensors: dict[str, np.ndarray]
+    meta: dict
 
-def _batches(n: int, size: int):
-    return [(i, min(i + size, n)) for i in range(0, n, size)]
+    @property
+    def values(self) -> dict[str, np.ndarray]:
+        """The carried tensors: parameters and optimizer state."""
+        return {k: v for k, v in self.tensors.items() if not k.startswith("__")}
 
 
 class Trainer:
     def __init__(
-        self, spec: Spec, net: Network, data: Dataset, engine: Engine, run_dir: Path, log=print
-    ):
-        self.spec, self.net, self.data, self.engine = spec, net, data, engine
-        self.run_dir = Path(run_dir)
-        self.log = log
-        self.compiled: Compiled = compile_training(spec, net, len(data.train))
-        g = self.compiled.graphs
-        self.random_inputs = g.random_inputs
-        self.state_names = g.state_names
-        self.lr = np.array(spec.optimizer["lr"], dtype=np.float32)
-        self.ckpt_dir = self.run_dir / "checkpoints"
-        self._eval = None
-
-    # -- files -----------------------------------------------------------------------------------
-    def write_graphs(self) -> None:
-        gdir = self.run_dir / "graphs"
-        gdir.mkdir(parents=True, exist_ok=True)
-        from nnc.compiler.graphs import describe
-
-        manifest = {"spec": self.spec.name, "engine": self.engine.describe(), "graphs": {}}
-        for kind, model in self.compiled.graphs.models().items():
-            atomic_write_bytes(gdir / f"{kind}.onnx", model.SerializeToString())
-            manifest["graphs"][kind] = describe(model)
-        manifest["carried"] = {
-            "train_step": {
-                f"{n}.next": n
-                for n in [p.name for p in self.net.params] + self.state_names
-                if f"{n}.next" in {o.name for o in self.compiled.graphs.train_step.graph.output}
-            }
-        }
-        manifest["random_inputs"] = {
-            k: {"per_sample_shape": v, "distribution": "uniform[0,1) per step"}
-            for k, v in self.random_inputs.items()
-        }
-        manifest["parameters"] = [
-            {
-                "name": p.name,
-                "shape": list(p.shape),
-                "trainable": p.trainable,
-                "state": p.state,
-                "role": p.role,
-            }
-            for p in self.net.params
-        ]
-        manifest["steps_per_epoch"] = self.compiled.steps_per_epoch
-        manifest["batch_size"] = self.compiled.batch_size
-        atomic_write_bytes(
-            self.run_dir / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode()
+        self, compiled: Compiled, data: Dataset, engine: Engine, run: RunDir, log=print
+    ) -> None:
+        if compiled.graphs is None:
+            raise RunError(f"{compiled.spec.filename}: the spec has no loss: nothing to train")
+        self.compiled, self.data, self.engine, self.log = compiled, data, engine, log
+        self.run = run
+        self.spec = compiled.spec
+        self.graphs = compiled.graphs
+        self.lr = np.array(self.spec.optimizer["lr"], dtype=np.float32)
+        self.evaluate = Evaluator(compiled, engine)
+        self.stopping = EarlyStopping(
+            self.spec.train.get("early_stopping"), data.validation is not None
         )
-
-    # -- evaluation ------------------------------------------------------------------------------
-    def evaluate(self, split: Split, values: dict[str, np.ndarray]) -> dict[str, float]:
-        if self._eval is None:
-            self._eval = self.engine.session(self.compiled.graphs.eval)
-            self._eval_out = [o.name for o in self.compiled.graphs.eval.graph.output]
-        params = {p.name: values[p.name] for p in self.net.params}
-        totals: dict[str, float] = {}
-        n = len(split)
-        for a, b in _batches(n, max(self.compiled.batch_size, 256)):
-            outs = self._eval(self._eval_out, {"x": split.x[a:b], "y": split.y[a:b], **params})
-            for name, v in zip(self._eval_out, outs):
-                totals[name] = totals.get(name, 0.0) + float(v) * (b - a)
-        return {_short(k): v / n for k, v in totals.items()}
+        self.checkpoints = Checkpointer(run, self.spec)
+        self.columns = ["epoch", "step", "loss", *self.evaluate.metric_names, "lr"]
+        if data.validation is not None:
+            self.columns += ["val_loss", *[f"val_{k}" for k in self.evaluate.metric_names]]
+        self.metrics = None  # MetricsLog, opened by fit
 
     # -- the loop --------------------------------------------------------------------------------
-    def fit(self, values: dict[str, np.ndarray], resume: dict | None = None) -> TrainResult:
-        spec, data = self.spec, self.data
-        epochs = int(spec.train["epochs"])
-        carried = {**self.compiled.graphs.initial_state(), **values}
-        stepper: Stepper = self.engine.stepper(self.compiled.graphs.train_step, carried)
-        rng = np.random.default_rng(int(spec.train["seed"]))
-        n = len(data.train)
-        bsz = self.compiled.batch_size
-        batches = _batches(n, bsz)
-        state = {
-            "epoch": 0,
-            "batch": 0,
-            "step": 0,
-            "history": [],
-            "best": None,
-            "best_epoch": None,
-            "wait": 0,
-            "sums": {},
-            "count": 0,
-            "perm": None,
-        }
+    def fit(self, values: dict[str, np.ndarray], resume: Resume | None = None) -> TrainResult:
+        """Trains from `values` (or from where `resume` left off). Ctrl-C stops at the next step
+        with an interrupted checkpoint, or, once the loop is done, after the run's files."""
+        with DeferredInterrupt() as interrupt:
+            return self._fit(values, resume, interrupt)
+
+    def _fit(self, values, resume: Resume | None, interrupt: DeferredInterrupt) -> TrainResult:
+        if self.stopping.note:
+            self.log(self.stopping.note)
+        carried = {**self.graphs.initial_state(), **values}
+        stepper = self.engine.stepper(self.graphs.train_step, carried)
+        rng = np.random.default_rng(int(self.spec.train["seed"]))
+        loop = LoopState()
         if resume is not None:
-            tensors, meta = resume["tensors"], resume["meta"]
-            stepper.load(tensors)
-            for k in RESUMED:
-                state[k] = meta[k]
-            rng.bit_generator.state = meta["rng"]
-            state["perm"] = tensors.get("__perm__")
-        es = spec.train.get("early_stopping")
-        monitor, mode = self._monitor(es)
-        validate_every = spec.train.get("validate_every")
-        status, message = "completed", ""
-        self._safe = None
-        self._best = None
-        self._last_ckpt = time.monotonic()
+            stepper.load(resume.tensors)
+            loop = LoopState.from_checkpoint(resume.meta, resume.tensors)
+            self.stopping.load(resume.meta)
+            rng.bit_generator.state = resume.meta["rng"]
+        self.metrics = self.run.metrics_log(self.columns, loop.history)
         t_start = time.perf_counter()
-        progress = _Progress(self.log, epochs, len(batches))
+        safe = [loop.snapshot(), rng.bit_generator.state]
+        progress = Progress(self.log, int(self.spec.train["epochs"]), self._batches())
         try:
-            while state["epoch"] < epochs:
-                if state["perm"] is None:
-                    state["perm"] = rng.permutation(n) if spec.train["shuffle"] else np.arange(n)
-                perm = state["perm"]
-                progress.start_epoch(state["epoch"] + 1, state["batch"])
-                while state["batch"] < len(batches):
-                    self._safe = (dict(state, sums=dict(state["sums"])), rng.bit_generator.state)
-                    a, b = batches[state["batch"]]
-                    idx = perm[a:b]
-                    feeds = {
-                        "x": data.train.x[idx],
-                        "y": data.train.y[idx],
-                        "step": np.array(state["step"], np.int64),
-                        "lr": self.lr,
-                    }
-                    for name, shape in self.random_inputs.items():
-                        feeds[name] = rng.random((b - a, *shape), dtype=np.float32)
-                    out = stepper.step(feeds)
-                    if spec.train["nan_guard"] and not all(np.isfinite(v) for v in out.values()):
-                        raise NanGuardStop(self._diagnose_nan(stepper, feeds, out, state))
-                    for k, v in out.items():
-                        if k in ("loss",) or k.startswith("metric."):
-                            state["sums"][_short(k)] = state["sums"].get(_short(k), 0.0) + v * (
-                                b - a
-                            )
-                    state["count"] += b - a
-                    state["step"] += 1
-                    state["batch"] += 1
-                    progress.step(state["batch"], state["sums"].get("loss", 0.0) / state["count"])
-                    if (
-                        validate_every
-                        and state["step"] % validate_every == 0
-                        and data.validation is not None
-                    ):
-                        row = self._row(state, stepper, out, partial=True)
-                        state["history"].append(row)
-                        self._append_csv(row)
-                row = self._row(state, stepper, out, partial=False)
-                state["history"].append(row)
-                self._append_csv(row)
-                progress.end_epoch(row)
-                state["epoch"] += 1
-                state["batch"], state["sums"], state["count"], state["perm"] = 0, {}, 0, None
-                stop = False
-                if monitor is not None:
-                    val = row.get(monitor)
-                    if val is None:
-                        have = ", ".join(k for k in row if k not in ("epoch", "step", "time"))
-                        raise RunError(
-                            f"early_stopping.monitor: no metric {monitor!r}; have {have}"
-                        )
-                    better = state["best"] is None or (
-                        val < state["best"] - es["min_delta"]
-                        if mode == "min"
-                        else val > state["best"] + es["min_delta"]
-                    )
-                    if better:
-                        state["best"], state["best_epoch"], state["wait"] = val, state["epoch"], 0
-                        self._best = (stepper.values(), dict(state), rng.bit_generator.state)
-                    else:
-                        state["wait"] += 1
-                        stop = state["wait"] > es["patience"]
-                if self._checkpoint_due(state["epoch"]) or stop or state["epoch"] == epochs:
-                    self._save_best()
-                    self._save("last", stepper, state, rng)
-                if stop:
-                    status = "early_stopped"
-                    message = (
-                        f"early stopping: {monitor} has not improved for {es['patience']} epochs; "
-                        f"best {state['best']:.6g} at epoch {state['best_epoch']}"
-                    )
-                    break
-        except KeyboardInterrupt:
+            status = self._epochs(loop, stepper, rng, interrupt, progress, safe)
+        except ForcedInterrupt:  # wherever it landed: the state may be half a step on
             progress.close()
-            safe_state, rng_state = self._safe if self._safe else (state, rng.bit_generator.state)
-            rng.bit_generator.state = rng_state
-            self._save_best()
-            path = self._save("interrupted", stepper, safe_state, rng)
-            msg = (
-                f"interrupted at step {safe_state['step']}; state saved to {path}; "
-                f"resume with: nnc train --resume {self.run_dir}"
-            )
-            return TrainResult(
-                self.run_dir,
-                "interrupted",
-                safe_state["epoch"],
-                safe_state["step"],
-                state["history"],
-                exit_code=EXIT_INTERRUPTED,
-                message=msg,
-            )
+            raise
+        except KeyboardInterrupt:  # raised inside a step: back to the state before it
+            progress.close()
+            return self._interrupted(safe[0], stepper, safe[1])
         except NanGuardStop as e:
             progress.close()
-            return TrainResult(
-                self.run_dir,
-                "nan",
-                state["epoch"],
-                state["step"],
-                state["history"],
-                exit_code=EXIT_NAN,
-                message=str(e),
-            )
+            return self._result("nan", loop, exit_code=EXIT_NAN, message=str(e))
         progress.close()
-        final = stepper.values()
-        if (
-            es
-            and es["restore_best"]
-            and state["best_epoch"] is not None
-            and state["best_epoch"] != state["epoch"]
-        ):
-            best, _ = load_checkpoint(self.ckpt_dir / "best.ckpt")
-            final.update({k: v for k, v in best.items() if k in final})
-            message += (
-                "; " if message else ""
-            ) + f"restored the parameters of epoch {state['best_epoch']}"
-        result = TrainResult(
-            self.run_dir, status, state["epoch"], state["step"], state["history"], message=message
-        )
-        self._finish(final, result, time.perf_counter() - t_start)
+        if status == "interrupted":
+            return self._interrupted(loop, stepper, rng.bit_generator.state)
+        result = self._finish(loop, stepper, status, time.perf_counter() - t_start)
+        if interrupt.requested:
+            result.exit_code = EXIT_INTERRUPTED
+            result.message = (
+                "interrupted while the run was finishing: it completed and wrote its files "
+                f"(model: {self.run.file('model.onnx')}); there is nothing to resume"
+            )
         return result
 
-    def _checkpoint_due(self, epoch: int) -> bool:
-        every = self.spec.train.get("checkpoint_every")
-        if every:
-            return epoch % int(every) == 0
-        # default: after every epoch, but at most every CHECKPOINT_SECONDS (an fsync per epoch
-        # of a tiny model would cost more than its training)
-        return time.monotonic() - self._last_ckpt >= CHECKPOINT_SECONDS
+    def _batches(self) -> int:
+        return -(-len(self.data.train) // self.compiled.batch_size)
 
-    def _save_best(self) -> None:
-        if self._best is None:
-            return
-        values, state, rng_state = self._best
-        meta = {
-            "kind": "best",
-            "spec_hash": self.spec.hash,
-            "epoch": state["epoch"],
-            "step": state["step"],
-        }
-        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(self.ckpt_dir / "best.ckpt", values, meta)
-        self._best = None
+    def _epochs(self, loop, stepper, rng, interrupt, progress, safe: list) -> str:
+        """Runs epochs until done -> completed | early_stopped | interrupted (asked for by
+        Ctrl-C: stopped at a step boundary). Before each step, `safe` gets the loop state and RNG
+        state to fall back on if the step raises KeyboardInterrupt."""
+        train, spec, bsz = self.data.train, self.spec, self.compiled.batch_size
+        n, epochs = len(train), int(spec.train["epochs"])
+        batches = self._batches()
+        validate_every = spec.train.get("validate_every")
+        random_inputs = self.graphs.random_inputs.items()
+        nan_guard = spec.train["nan_guard"]
+        while loop.epoch < epochs:
+            if interrupt.requested:
+                return "interrupted"
+            if loop.perm is None:
+                loop.perm = rng.permutation(n) if spec.train["shuffle"] else np.arange(n)
+            progress.start_epoch(loop.epoch + 1, loop.batch)
+            while loop.batch < batches:
+                if interrupt.requested:
+                    return "interrupted"
+                safe[:] = loop.snapshot(), rng.bit_generator.state
+                a = loop.batch * bsz
+                b = min(a + bsz, n)
+                idx = loop.perm[a:b]
+                feeds = {
+                    "x": train.x[idx],
+                    "y": train.y[idx],
+                    "step": np.array(loop.step, np.int64),
+                    "lr": self.lr,
+                }
+                for name, shape in random_inputs:
+                    feeds[name] = rng.random((b - a, *shape), dtype=np.float32)
+                out = stepper.step(feeds)
+                if nan_guard and not all(np.isfinite(v) for v in out.values()):
+                    raise NanGuardStop(self._diagnose_nan(stepper, feeds, out, loop))
+                for k, v in out.items():
+                    if k == "loss" or k.startswith("metric."):
+                        key = short_name(k)
+                        loop.sums[key] = loop.sums.get(key, 0.0) + v * (b - a)
+                loop.count += b - a
+                loop.step += 1
+                loop.batch += 1
+                progress.step(loop.batch, loop.sums.get("loss", 0.0) / loop.count)
+                if (
+                    validate_every
+                    and loop.step % validate_every == 0
+                    and self.data.validation is not None
+                ):
+                    self._log_row(self._row(loop, stepper, out, partial=True), loop)
+            row = self._row(loop, stepper, out, partial=False)
+            self._log_row(row, loop)
+            progress.end_epoch(row)
+            loop.end_epoch()
+            stop = self.stopping.update(row, loop.epoch)
+            if self.stopping.improved:
+                self.checkpoints.hold_best(stepper.values(), loop)
+            if self.checkpoints.due(loop.epoch) or stop or loop.epoch == epochs:
+                state = rng.bit_generator.state
+                self.checkpoints.save("last", stepper.values(), loop, self.stopping, state)
+            if stop:
+                return "early_stopped"
+        return "completed"
 
-    def _monitor(self, es):
-        if not es:
-            return None, None
-        monitor = es["monitor"]
-        if monitor.startswith("val_") and self.data.validation is None:
-            self.log(
-                f"note: no validation data; early stopping monitors {monitor[4:]}, not {monitor}"
-            )
-            monitor = monitor[4:]
-        mode = es["mode"]
-        if mode == "auto":
-            mode = "max" if any(w in monitor for w in ("acc", "accuracy")) else "min"
-        return monitor, mode
-
-    def _row(self, state, stepper, out, partial: bool) -> dict:
-        row = {"epoch": state["epoch"] + (0 if partial else 1), "step": state["step"]}
-        for k, v in state["sums"].items():
-            row[k] = v / max(state["count"], 1)
+    def _row(self, loop: LoopState, stepper: Stepper, out: dict, partial: bool) -> dict:
+        row = {"epoch": loop.epoch + (0 if partial else 1), "step": loop.step}
+        for k, v in loop.sums.items():
+            row[k] = v / max(loop.count, 1)
         row["lr"] = out.get("lr_used", float(self.lr))
         if self.data.validation is not None:
             vals = self.evaluate(self.data.validation, stepper.values())
             row.update({f"val_{k}": v for k, v in vals.items()})
         return row
 
-    def _append_csv(self, row: dict) -> None:
-        from nnc.runtime.metrics import MetricsLog
+    def _log_row(self, row: dict, loop: LoopState) -> None:
+        loop.history.append(row)
+        self.metrics.append(row)
 
-        if not hasattr(self, "_csv"):
-            cols = ["epoch", "step", "loss", *[f"{k}" for k in self._metric_names()], "lr"]
-            if self.data.validation is not None:
-                cols += ["val_loss", *[f"val_{k}" for k in self._metric_names()]]
-            self._csv = MetricsLog(
-                self.run_dir / "metrics.csv", cols, resume=(self.run_dir / "metrics.csv").exists()
-            )
-        self._csv.append(row)
-
-    def _metric_names(self) -> list[str]:
-        return [
-            o.name[len("metric.") :]
-            for o in self.compiled.graphs.eval.graph.output
-            if o.name.startswith("metric.")
-        ]
-
-    def _save(self, kind: str, stepper: Stepper, state: dict, rng) -> Path:
-        tensors = stepper.values()
-        if state.get("perm") is not None and state["batch"] > 0:
-            tensors["__perm__"] = np.asarray(state["perm"])
-        meta = {k: state[k] for k in RESUMED}
-        meta.update(
-            {
-                "kind": kind,
-                "spec_hash": self.spec.hash,
-                "rng": rng.bit_generator.state,
-                "spec": thaw(self.spec.document),
-                "time": time.time(),
-            }
+    # -- how a run ends --------------------------------------------------------------------------
+    def _interrupted(self, loop: LoopState, stepper: Stepper, rng_state: dict) -> TrainResult:
+        path = self.checkpoints.save(
+            "interrupted", stepper.values(), loop, self.stopping, rng_state
         )
-        if state["batch"] == 0:
-            meta["perm"] = None
-        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        path = self.ckpt_dir / f"{kind}.ckpt"
-        save_checkpoint(path, tensors, meta)
-        self._last_ckpt = time.monotonic()
-        return path
+        msg = (
+            f"interrupted at step {loop.step}; state saved to {path}; "
+            f"resume with: nnc train --resume {self.run.path}"
+        )
+        return self._result("interrupted", loop, exit_code=EXIT_INTERRUPTED, message=msg)
 
-    def _diagnose_nan(self, stepper, feeds, out, state) -> str:
+    def _diagnose_nan(self, stepper: Stepper, feeds: dict, out: dict, loop: LoopState) -> str:
         bad = ", ".join(f"{k}={v}" for k, v in out.items() if not np.isfinite(v))
-        where = f"step {state['step']} (epoch {state['epoch'] + 1}, batch {state['batch'] + 1})"
-        first = _first_nonfinite(self.compiled.graphs.gradient, {**feeds, **stepper.values()})
+        where = f"step {loop.step} (epoch {loop.epoch + 1}, batch {loop.batch + 1})"
+        first = first_nonfinite(self.graphs.gradient, {**feeds, **stepper.values()})
         msg = f"NaN guard: non-finite {bad} at {where}"
         if first:
             msg += f"; the first non-finite tensor is {first}"
-        last = self.ckpt_dir / "last.ckpt"
+        last = self.run.checkpoint_path("last")
         msg += (
             f"; the last good checkpoint is {last}"
             if last.exists()
@@ -392,122 +225,39 @@ class Trainer:
         )
         return msg
 
-    def _finish(self, final: dict, result: TrainResult, seconds: float) -> None:
-        from nnc.runtime.metrics import plot_curves
-
-        save_checkpoint(
-            self.ckpt_dir / "final.ckpt",
-            final,
-            {
-                "kind": "final",
-                "spec_hash": self.spec.hash,
-                "spec": thaw(self.spec.document),
-                "epoch": result.epochs,
-                "step": result.steps,
-            },
-        )
+    def _finish(self, loop: LoopState, stepper: Stepper, status: str, seconds: float):
+        final = stepper.values()
+        message = self.stopping.message() if status == "early_stopped" else ""
+        if self.stopping.should_restore(loop.epoch):
+            best, _ = self.run.load_checkpoint("best")
+            final.update({k: v for k, v in best.items() if k in final})
+            restored = f"restored the parameters of epoch {self.stopping.best_epoch}"
+            message = f"{message}; {restored}" if message else restored
+        result = self._result(status, loop, message=message)
+        result.values = final
+        self.checkpoints.save_final(final, loop.epoch, loop.step)
         if self.data.test is not None:
             result.test = self.evaluate(self.data.test, final)
-        model = export_model(self.net, final, self.data)
+        model = self.compiled.export(final, self.data)
         onnx.checker.check_model(model, full_check=True)
-        atomic_write_bytes(self.run_dir / "model.onnx", model.SerializeToString())
+        self.run.write_model(model)
         try:
-            plot_curves([r for r in result.history], self.run_dir / "curves.png")
+            self.run.write_curves(loop.history)
         except Exception as e:  # noqa: BLE001 - curves are a convenience; never lose the run for them
             self.log(f"warning: could not draw curves.png: {e}")
-        summary = {
-            "status": result.status,
-            "epochs": result.epochs,
-            "steps": result.steps,
-            "seconds": round(seconds, 3),
-            "final": result.history[-1] if result.history else None,
-            "test": result.test,
-            "engine": self.engine.describe(),
-            "message": result.message,
-        }
-        atomic_write_bytes(
-            self.run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode()
+        self.run.write_summary(
+            {
+                "status": result.status,
+                "epochs": result.epochs,
+                "steps": result.steps,
+                "seconds": round(seconds, 3),
+                "final": result.history[-1] if result.history else None,
+                "test": result.test,
+                "engine": self.engine.describe(),
+                "message": result.message,
+            }
         )
+        return result
 
-
-def _short(name: str) -> str:
-    return name[len("metric.") :] if name.startswith("metric.") else name
-
-
-def _first_nonfinite(model: onnx.ModelProto, feeds: dict) -> str | None:
-    """Re-run the step's gradient graph on the NumPy interpreter and name the first tensor that
-    is not finite."""
-    from nnc.runtime.interpreter import Interpreter
-
-    names = {i.name for i in model.graph.input}
-    found: list[str] = []
-
-    def observe(node, outputs):
-        if found:
-            return
-        for name, v in outputs.items():
-            arr = np.asarray(v)
-            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-                found.append(f"{name!r} (output of {node.op_type} node {node.name!r})")
-                return
-
-    for name in names:
-        v = feeds.get(name)
-        if v is not None and np.asarray(v).dtype.kind == "f" and not np.all(np.isfinite(v)):
-            return f"the input {name!r}"
-    try:
-        Interpreter(model).run(
-            None, {k: v for k, v in feeds.items() if k in names}, observer=observe
-        )
-    except Exception:  # noqa: BLE001 - a diagnosis must never hide the original stop
-        pass
-    return found[0] if found else None
-
-
-class _Progress:
-    """A tqdm bar on a terminal, one plain line per epoch otherwise."""
-
-    def __init__(self, log, epochs: int, steps: int):
-        self.log, self.epochs, self.steps = log, epochs, steps
-        self.tty = sys.stderr.isatty() and not os.environ.get("NNC_NO_PROGRESS")
-        self.bar = None
-
-    def start_epoch(self, epoch: int, done: int) -> None:
-        self.epoch = epoch
-        if self.tty:
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=self.steps,
-                initial=done,
-                desc=f"epoch {epoch}/{self.epochs}",
-                leave=False,
-                file=sys.stderr,
-                dynamic_ncols=True,
-            )
-
-    def step(self, done: int, loss: float) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-            if done % 10 == 0:
-                self.bar.set_postfix(loss=f"{loss:.4g}")
-
-    def end_epoch(self, row: dict) -> None:
-        self.close()
-        parts = [f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "step", "lr")]
-        if (
-            self.epochs <= 50
-            or row["epoch"] % max(1, self.epochs // 20) == 0
-            or row["epoch"] == self.epochs
-        ):
-            self.log(f"epoch {row['epoch']}/{self.epochs}  step {row['step']}  " + "  ".join(parts))
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-def install_sigint():
-    """Make SIGINT raise KeyboardInterrupt even when the parent set it to be ignored."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    def _result(self, status: str, loop: LoopState, **kw) -> TrainResult:
+        return TrainResult(self.run.path, status, loop.epoch, loop.step, loop.history, **kw)

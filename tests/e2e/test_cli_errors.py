@@ -167,3 +167,44 @@ def test_step_activation_cannot_be_trained(capsys, spec_file):
     code, _, err = run(capsys, "compile", p, "-o", p.parent / "out")
     assert code == 1
     assert "no gradient rule for op 'Greater'" in err and "step activation" in err
+
+
+def test_training_a_step_activation_is_one_line_exit_1(capsys, spec_file):
+    p = spec_file(
+        GOOD_HEAD
+        + "  - {type: dense, units: 1, activation: step}\nloss: mse\n"
+        + "data: {builtin: and}\n"
+    )
+    code, _, err = run(capsys, "train", p, "--run-dir", p.parent / "run")
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 1
+    assert lines[0].startswith("error: ") and "no gradient rule for op 'Greater'" in lines[0]
+
+
+def test_every_failure_class_has_its_exit_code(capsys):
+    from nnc.compiler.autodiff import GradientError
+    from nnc.compiler.spec.errors import Diagnostic, SpecError
+    from nnc.runtime.checkpoint import CheckpointError
+    from nnc.runtime.cli import exit_code
+    from nnc.runtime.data import DataError
+    from nnc.runtime.engines import EngineError
+    from nnc.runtime.errors import RunError, RunInUse, UsageError
+    from nnc.runtime.interpreter.errors import UnsupportedOpError
+
+    cases = [
+        (KeyboardInterrupt(), 130, "interrupted"),
+        (SpecError([Diagnostic("s.yaml", 1, 2, "a", "bad")]), 1, "s.yaml:1:2: a: bad"),
+        (UsageError("give a SPEC"), 2, "give a SPEC"),
+        (RunInUse("r is in use"), 1, "error: r is in use"),
+        (RunError("x"), 1, "error: x"),
+        (DataError("x"), 1, "error: x"),
+        (CheckpointError("x"), 1, "error: x"),
+        (EngineError("x"), 1, "error: x"),
+        (GradientError("x"), 1, "error: x"),
+        (UnsupportedOpError("x", ["Foo"], ["n"]), 1, "error: x"),
+        (FileNotFoundError("x"), 1, "error: x"),
+    ]
+    for e, code, first in cases:
+        assert exit_code(e) == code, e
+        assert capsys.readouterr().err.splitlines()[0] == first
+    assert exit_code(RuntimeError("a bug")) is None

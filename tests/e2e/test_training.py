@@ -19,8 +19,8 @@ from nnc.compiler.network import Network
 from nnc.compiler.spec.model import load_spec
 from nnc.runtime.checkpoint import load_checkpoint
 from nnc.runtime.cli import main
+from nnc.runtime.compiled import load_dataset
 from nnc.runtime.interpreter import Interpreter
-from nnc.runtime.session import load_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
@@ -144,6 +144,37 @@ def test_run_directory_contents(tmp_path):
     assert manifest["carried"]["train_step"]["dense_0.weight.next"] == "dense_0.weight"
 
 
+def test_compile_and_train_write_the_same_manifest_format(tmp_path):
+    import json
+
+    spec = SPECS / "digits-mlp.yaml"  # dropout (a random input) and Adam (optimizer state)
+    assert main(["compile", str(spec), "-o", str(tmp_path / "compiled")]) == 0
+    code, run = train(tmp_path, spec, "--epochs", "1")
+    assert code == 0
+    compiled = json.loads((tmp_path / "compiled" / "manifest.json").read_text())
+    trained = json.loads((run / "manifest.json").read_text())
+    assert set(trained) == set(compiled) | {"engine", "steps_per_epoch"}
+    assert trained["steps_per_epoch"] == summary(run)["steps"]
+    for manifest, folder in ((compiled, tmp_path / "compiled"), (trained, run)):
+        assert manifest["format"] == "nnc-manifest" and manifest["version"] == 1
+        assert set(manifest["graphs"]) == {"model", "gradient", "train_step", "eval"}
+        for graph in manifest["graphs"].values():
+            assert (folder / graph["file"]).exists(), graph["file"]
+        step = manifest["graphs"]["train_step"]
+        inputs = {i["name"] for i in step["inputs"]}
+        carried = manifest["carried"]["train_step"]
+        assert carried["dense_0.weight.next"] == "dense_0.weight"
+        assert set(carried.values()) <= inputs
+        assert {o["name"] for o in step["outputs"]} >= set(carried)
+        state = manifest["optimizer"]["state"]
+        assert manifest["optimizer"]["type"] == "adam" and state
+        assert all(s["initial"] == "zeros" for s in state.values()) and set(state) <= inputs
+        assert set(state) | {p["name"] for p in manifest["parameters"]} == set(carried.values())
+        assert set(manifest["step_inputs"]) == {"step", "lr"} <= inputs
+        assert manifest["random_inputs"] and set(manifest["random_inputs"]) <= inputs
+    assert compiled["graphs"]["train_step"]["inputs"] == trained["graphs"]["train_step"]["inputs"]
+
+
 # -- resume, Ctrl-C -----------------------------------------------------------------------------
 def test_resume_after_fewer_epochs_is_bit_identical(tmp_path):
     spec = SPECS / "digits-mlp.yaml"  # dropout, Adam, shuffling: every kind of carried state
@@ -187,6 +218,11 @@ def test_interrupt_mid_epoch_then_resume_is_bit_identical(tmp_path, monkeypatch)
 
 
 def test_ctrl_c_writes_an_interrupted_checkpoint_and_exits_130(tmp_path):
+    # no early stopping and more epochs than it can run: the loop is still running at the signal
+    spec = tmp_path / "endless.yaml"
+    spec.write_text(
+        (SPECS / "digits-mlp.yaml").read_text().replace(", early_stopping: {patience: 5}", "")
+    )
     run = tmp_path / "run"
     env = {**os.environ, "NNC_NO_PROGRESS": "1"}
     proc = subprocess.Popen(
@@ -195,9 +231,9 @@ def test_ctrl_c_writes_an_interrupted_checkpoint_and_exits_130(tmp_path):
             "-m",
             "nnc.runtime.cli",
             "train",
-            str(SPECS / "digits-mlp.yaml"),
+            str(spec),
             "--epochs",
-            "1000",
+            "100000",
             "--run-dir",
             str(run),
             "--device",
@@ -207,17 +243,166 @@ def test_ctrl_c_writes_an_interrupted_checkpoint_and_exits_130(tmp_path):
         stderr=subprocess.PIPE,
         env=env,
     )
-    deadline = time.time() + 60
-    while time.time() < deadline and not (run / "metrics.csv").exists():
-        time.sleep(0.1)
-    time.sleep(0.3)
+    metrics = run / "metrics.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:  # an epoch is done
+            break
+        time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()
-    assert (run / "checkpoints" / "interrupted.ckpt").exists()
-    assert b"nnc train --resume" in err
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and "nnc train --resume" in lines[0], lines
     _, meta = load_checkpoint(run / "checkpoints" / "interrupted.ckpt")
     assert meta["kind"] == "interrupted" and meta["step"] > 0
+    assert not (run / "model.onnx").exists()
+
+
+def test_sigint_mid_epoch_stops_at_the_next_step_and_resume_is_bit_identical(
+    tmp_path, monkeypatch, capsys
+):
+    from nnc.runtime import engines
+
+    spec = SPECS / "digits-mlp.yaml"
+    code, full = train(tmp_path, spec, "--epochs", "3", name="full")
+    assert code == 0
+    real_step = engines.OrtStepper.step
+    calls = {"n": 0}
+
+    def signalled(self, feeds):  # the signal lands while a step runs; the step completes
+        calls["n"] += 1
+        if calls["n"] == 57:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(self, feeds)
+
+    monkeypatch.setattr(engines.OrtStepper, "step", signalled)
+    capsys.readouterr()
+    code, part = train(tmp_path, spec, "--epochs", "3", name="part")
+    assert code == 130
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    _, meta = load_checkpoint(part / "checkpoints" / "interrupted.ckpt")
+    assert meta["step"] == 57 and meta["batch"] > 0
+    monkeypatch.setattr(engines.OrtStepper, "step", real_step)
+    assert main(["train", "--resume", str(part), "--device", "cpu"]) == 0
+    a, b = final(full), final(part)
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+    assert (part / "metrics.csv").read_text() == (full / "metrics.csv").read_text()
+
+
+def test_interrupt_at_an_epochs_first_step_then_resume_is_bit_identical(tmp_path, monkeypatch):
+    # the epoch's sample order is drawn before its first step: the checkpoint must keep it
+    from nnc.runtime import engines
+
+    spec = SPECS / "digits-mlp.yaml"
+    code, full = train(tmp_path, spec, "--epochs", "3", name="full")
+    assert code == 0
+    steps = summary(full)["steps"] // 3
+    real_step = engines.OrtStepper.step
+    calls = {"n": 0}
+
+    def interrupting(self, feeds):
+        calls["n"] += 1
+        if calls["n"] == steps + 1:
+            raise KeyboardInterrupt
+        return real_step(self, feeds)
+
+    monkeypatch.setattr(engines.OrtStepper, "step", interrupting)
+    code, part = train(tmp_path, spec, "--epochs", "3", name="part")
+    assert code == 130
+    _, meta = load_checkpoint(part / "checkpoints" / "interrupted.ckpt")
+    assert meta["step"] == steps and meta["batch"] == 0 and meta["epoch"] == 1
+    monkeypatch.setattr(engines.OrtStepper, "step", real_step)
+    assert main(["train", "--resume", str(part), "--device", "cpu"]) == 0
+    a, b = final(full), final(part)
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+
+
+def test_a_second_ctrl_c_stops_at_once_without_an_interrupted_checkpoint(
+    tmp_path, monkeypatch, capsys
+):
+    from nnc.runtime import engines
+
+    real_step = engines.OrtStepper.step
+    calls = {"n": 0}
+
+    def signalled_twice(self, feeds):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(self, feeds)
+
+    monkeypatch.setattr(engines.OrtStepper, "step", signalled_twice)
+    capsys.readouterr()
+    code, run = train(tmp_path, SPECS / "digits-mlp.yaml", "--epochs", "3")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 130
+    assert len(err) == 1 and err[0].startswith("interrupted again: stopped at once"), err
+    assert not (run / "checkpoints" / "interrupted.ckpt").exists()
+
+
+def test_ctrl_c_while_the_run_finishes_completes_its_files_and_exits_130(
+    tmp_path, monkeypatch, capsys
+):
+    from nnc.runtime.rundir import RunDir
+
+    real_curves = RunDir.write_curves
+
+    def signalled(self, rows):  # where the flaky test's signal used to land: drawing curves
+        os.kill(os.getpid(), signal.SIGINT)
+        real_curves(self, rows)
+
+    monkeypatch.setattr(RunDir, "write_curves", signalled)
+    capsys.readouterr()
+    code, run = train(tmp_path, SPECS / "xor.yaml", "--epochs", "5")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 130
+    assert len(err) == 1 and "finishing" in err[0] and "nothing to resume" in err[0]
+    for name in ["model.onnx", "summary.json", "curves.png", "checkpoints/final.ckpt"]:
+        assert (run / name).exists(), name
+    assert not (run / "checkpoints" / "interrupted.ckpt").exists()
+    assert summary(run)["status"] == "completed"
+
+
+def test_ctrl_c_before_training_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("nnc.runtime.compiled.load_dataset", interrupted)
+    code, run = train(tmp_path, SPECS / "xor.yaml")
+    assert code == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["interrupted"]
+
+
+def test_a_run_directory_is_locked_while_it_trains(tmp_path, monkeypatch, capsys):
+    from nnc.runtime.errors import RunInUse
+    from nnc.runtime.rundir import RunDir
+
+    seen = []
+    real_curves = RunDir.write_curves
+
+    def try_to_lock(self, rows):
+        try:
+            RunDir(self.path).lock()
+        except RunInUse as e:
+            seen.append(str(e))
+        real_curves(self, rows)
+
+    monkeypatch.setattr(RunDir, "write_curves", try_to_lock)
+    code, run = train(tmp_path, SPECS / "xor.yaml", "--epochs", "5")
+    assert code == 0 and len(seen) == 1 and "in use by another nnc process" in seen[0]
+    monkeypatch.setattr(RunDir, "write_curves", real_curves)
+    with RunDir(run):  # another process training in it
+        capsys.readouterr()
+        assert main(["train", "--resume", str(run), "--epochs", "6", "--device", "cpu"]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "in use by another nnc process" in err[0], err
+        args = ["train", str(SPECS / "xor.yaml"), "--run-dir", str(run), "--overwrite"]
+        assert main(args) == 1
+    assert main(["train", "--resume", str(run), "--epochs", "6", "--device", "cpu"]) == 0
 
 
 def test_resume_with_a_changed_spec_is_refused(tmp_path, capsys):
@@ -276,7 +461,7 @@ def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch, c
             original.update(load_checkpoint(path)[0])
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    monkeypatch.setattr("nnc.runtime.trainer.save_checkpoint", spying_save)
+    monkeypatch.setattr("nnc.runtime.rundir.save_checkpoint", spying_save)
     code = main(["train", str(spec), "--run-dir", str(run), "--epochs", "10", "--device", "cpu"])
     err = capsys.readouterr().err
     assert code == 1

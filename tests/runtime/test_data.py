@@ -701,3 +701,26 @@ def test_read_features_formats(tmp_path):
         read_features(tmp_path / "a.npy", input_shape=(3,))
     with raises(f"{tmp_path / 'missing.npy'}: file not found"):
         read_features(tmp_path / "missing.npy", input_shape=(4,))
+
+
+# ---------------------------------------------------------------------------------------------
+# the source registry
+
+
+def test_every_source_is_defined_once_in_the_registry_and_the_schema():
+    from nnc.runtime.data import data_sources
+
+    registered = data_sources()
+    assert list(registered) == ["inline", "csv", "npz", "idx", "builtin"]
+    assert [s.name for s in registered.values() if s.train_only] == ["builtin"]
+    for name, source in registered.items():
+        assert DATA_SCHEMA["properties"][name] == source.schema
+    explicit = DATA_SCHEMA["properties"]["validation"]["properties"]
+    assert list(explicit) == [n for n, s in registered.items() if not s.train_only]
+
+
+def test_a_duplicate_source_is_refused():
+    from nnc.runtime.data import SourceDef, data_sources, register_source
+
+    with pytest.raises(ValueError, match="duplicate data source"):
+        register_source(SourceDef("csv", {}, data_sources()["csv"].read))

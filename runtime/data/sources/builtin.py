@@ -1,0 +1,73 @@
+"""`builtin: NAME`: a data set that needs no file (scikit-learn's bundled sets, truth tables).
+
+A built-in set is a whole data set, split with `split:`; it cannot be an explicit validation or
+test part. scikit-learn is imported only when one of its sets is loaded (it costs about a second).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from nnc.compiler.names import suggestion
+from nnc.runtime.data.base import DataError, RawData, SourceDef, register_source
+
+SKLEARN_DATASETS: dict[str, str] = {
+    "iris": "scikit-learn iris: 150 samples, 4 features, 3 classes",
+    "digits": "scikit-learn digits: 1797 8x8 images as 64 features (0..16), 10 classes",
+    "wine": "scikit-learn wine: 178 samples, 13 features, 3 classes",
+    "breast_cancer": "scikit-learn breast cancer: 569 samples, 30 features, binary "
+    "(0 = malignant, 1 = benign)",
+    "diabetes": "scikit-learn diabetes: 442 samples, 10 features, real-valued target",
+}
+TRUTH_TABLES = {
+    "and": (0, 0, 0, 1),
+    "or": (0, 1, 1, 1),
+    "nand": (1, 1, 1, 0),
+    "nor": (1, 0, 0, 0),
+    "xor": (0, 1, 1, 0),
+    "xnor": (1, 0, 0, 1),
+}
+# name -> one-line description, for the schema and the docs
+BUILTIN_DATASETS: dict[str, str] = {
+    **SKLEARN_DATASETS,
+    **{
+        name: f"truth table of {name.upper()}: 4 samples of 2 inputs in {{0,1}} "
+        "(rows 00, 01, 10, 11), 1 target"
+        for name in TRUTH_TABLES
+    },
+}
+BUILTIN_NAMES = tuple(BUILTIN_DATASETS)
+
+SCHEMA = {
+    "type": "string",
+    "enum": list(BUILTIN_DATASETS),
+    "description": "a data set that needs no file: "
+    + "; ".join(f"{k} ({v})" for k, v in BUILTIN_DATASETS.items()),
+}
+
+
+def read(name: str, where: str, base_dir: Path) -> RawData:
+    if name in TRUTH_TABLES:
+        x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+        y = np.array(TRUTH_TABLES[name], dtype=np.float32)[:, None]
+        return RawData(x, y, f"builtin {name}", None, f"builtin {name} (4 samples)")
+    if name not in SKLEARN_DATASETS:
+        raise DataError(f"{where}: unknown data set {name!r}{suggestion(name, BUILTIN_NAMES)}")
+    import sklearn.datasets  # deferred: importing scikit-learn costs about a second
+
+    bunch = getattr(sklearn.datasets, f"load_{name}")()
+    x = np.asarray(bunch.data, dtype=np.float64)
+    y = np.asarray(bunch.target)
+    if name == "digits":
+        names = [str(i) for i in range(10)]
+    elif name == "diabetes":
+        names = None
+    else:
+        names = [str(n) for n in bunch.target_names]
+    desc = f"builtin {name} ({len(x)} samples)"
+    return RawData(x, y, f"builtin {name}", names, desc)
+
+
+register_source(SourceDef("builtin", SCHEMA, read, train_only=True))
