@@ -111,6 +111,12 @@ install_js() {
     # CPU binaries it needs ship inside the package, so its scripts are not run at all
     (cd "$dir" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --ignore-scripts --no-audit --no-fund \
         --loglevel=error)
+    # onnxruntime-node ships its binaries for every OS and CPU (~290 MB); keep this machine's
+    local keep bin
+    keep="$(node -p 'process.platform + "/" + process.arch')"
+    for bin in "$dir"/node_modules/onnxruntime-node/bin/napi-v6/*/*; do
+        case "$bin" in */"$keep") ;; *) rm -rf "$bin" ;; esac
+    done
     say "js: $(cd "$dir" && du -sh node_modules | cut -f1) in $dir/node_modules"
 }
 

@@ -30,12 +30,49 @@ def short(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}"[:400]
 
 
+def markdown(results: list[dict]) -> str:
+    """One table per mode: spec x runtime; a number where it ran, a footnote where it failed."""
+    runtimes = [r for r in dict.fromkeys(row["runtime"] for row in results) if r != REFERENCE]
+    notes: dict[str, int] = {}
+    out = []
+    for mode, what in (
+        ("train", "max relative loss difference / max scaled final-tensor difference"),
+        ("infer", "max scaled output difference (labels: all equal unless noted)"),
+    ):
+        rows = [r for r in results if r["mode"] == mode and r["runtime"] != REFERENCE]
+        if not rows:
+            continue
+        out += [f"{mode}: {what}", "", "| spec | " + " | ".join(runtimes) + " |"]
+        out.append("|---" * (len(runtimes) + 1) + "|")
+        for spec in dict.fromkeys(r["spec"] for r in rows):
+            cells = []
+            for rt in runtimes:
+                row = next((r for r in rows if r["spec"] == spec and r["runtime"] == rt), None)
+                if row is None:
+                    cells.append("")
+                elif "error" in row:
+                    n = notes.setdefault(row["error"], len(notes) + 1)
+                    cells.append(f"fails [{n}]")
+                elif mode == "train":
+                    cells.append(f"{row['loss_rel']:.1e} / {row['param_diff']:.1e}")
+                else:
+                    lab = (
+                        f", {row['label_mismatch']} labels differ" if row["label_mismatch"] else ""
+                    )
+                    cells.append(f"{row['out_diff']:.1e}{lab}")
+            out.append(f"| {spec} | " + " | ".join(cells) + " |")
+        out.append("")
+    out += [f"[{n}] {err}" for err, n in notes.items()]
+    return "\n".join(out)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runtimes", default=",".join(RUNNERS))
     ap.add_argument("--specs", default=",".join(spec_paths()))
     ap.add_argument("--modes", default="infer,train")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--from-json", type=Path, help="only print the tables of an earlier --json")
     ap.add_argument(
         "--rewrite",
         default="",
@@ -43,6 +80,9 @@ def main() -> int:
         f"{','.join(REWRITES)} (the reference runs the graphs as emitted)",
     )
     args = ap.parse_args()
+    if args.from_json:
+        print(markdown(json.loads(args.from_json.read_text())))
+        return 0
     ref = RUNNERS[REFERENCE]
     results = []
     for spec in args.specs.split(","):
@@ -80,6 +120,7 @@ def main() -> int:
                 print(json.dumps(row), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
+    print(markdown(results))
     return 0
 
 

@@ -21,9 +21,9 @@ from nnc.compiler.network import Network
 from nnc.compiler.spec.model import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
-STEPS = 20
+STEPS = int(os.environ.get("NNC_CONFORMANCE_STEPS", 20))
 N_BATCHES = 3
-MAX_BATCH = 16
+MAX_BATCH = int(os.environ.get("NNC_CONFORMANCE_BATCH", 16))  # a cap on the spec's batch size
 SEED = 0
 # AlexNet (61M parameters, 227x227 inputs) takes minutes per step on the Python runtimes: only
 # on request, e.g. NNC_CONFORMANCE_SPECS=alexnet
