@@ -20,7 +20,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -435,9 +434,3 @@ def all_runners() -> list[Runner]:
 
 RUNNERS = {r.name: r for r in all_runners()}
 REFERENCE = "onnxruntime"
-
-
-def timed(fn, *args, **kwargs):
-    t = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t
