@@ -4,18 +4,13 @@ the known ones with a did-you-mean."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
+from nnc.compiler.names import did_you_mean
+
 T = TypeVar("T")
-
-
-def did_you_mean(word: object, choices) -> str:
-    """' (did you mean 'x'?)' for the closest of `choices`, or ''."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class Registry(Generic[T]):
@@ -41,8 +36,8 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            close = difflib.get_close_matches(name, self._items, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = did_you_mean(name, self._items)
+            hint = f"; did you mean {close!r}?" if close else ""
             known = ", ".join(sorted(self._items))
             raise KeyError(f"unknown {self.kind} {name!r}{hint} Known: {known}") from None
 

@@ -10,10 +10,8 @@ may say so itself with the hint key ``"x-kind"``.
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -21,6 +19,7 @@ from urllib.parse import unquote
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, relevance
 
+from nnc.compiler.names import did_you_mean
 from nnc.compiler.spec.errors import Diagnostic, format_path
 from nnc.compiler.spec.loader import SourceMap
 
@@ -28,18 +27,6 @@ KIND_KEY = "x-kind"
 _MAX_SHOWN = 60  # characters of a user's value quoted back in a message
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
 _DISCRIMINATOR = "type"
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """The choice closest to word (a likely typo of it), or None when none is close."""
-    choices = [c for c in choices if isinstance(c, str)]
-    if not isinstance(word, str) or not choices:
-        return None
-    folded = {c.lower(): c for c in choices}
-    if word.lower() in folded:
-        return folded[word.lower()]
-    close = difflib.get_close_matches(word.lower(), list(folded), n=1, cutoff=0.6)
-    return folded[close[0]] if close else None
 
 
 # ---------------------------------------------------------------------------------------------
