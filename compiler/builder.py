@@ -141,6 +141,14 @@ class GraphBuilder:
     def ints(self, values: Sequence[int]) -> str:
         return self.const(np.asarray(values, dtype=np.int64), dtype=np.int64)
 
+    def reverse(self, x: str, axis: int = 0) -> str:
+        """`x` in reverse order along `axis`: a Slice with step -1, which every runtime runs (a
+        Scan's reverse directions are not: onnx.reference refuses them)."""
+        big = np.iinfo(np.int64).max
+        return self.op(
+            "Slice", [x, self.ints([-1]), self.ints([-big]), self.ints([axis]), self.ints([-1])]
+        )
+
     def one_hot(self, labels: str, depth: int) -> str:
         """[N] int64 labels -> [N, depth] rows of 0/1 in the graph's float type. Built from Equal
         against a constant range rather than OneHot, which some runtimes lack for float64."""

@@ -22,10 +22,13 @@ NEXT = ".next"  # suffix of an output that feeds the same-named input at the nex
 
 @dataclass
 class Preprocess:
-    """x' = x * scale + shift, fitted on the training data; baked into the inference graph."""
+    """x' = x * scale + shift, fitted on the training data, then (when the features come in
+    another shape than the network's input, data.reshape) reshaped to the input shape; baked
+    into the inference graph, which then takes raw features."""
 
-    scale: np.ndarray
-    shift: np.ndarray
+    scale: np.ndarray | None  # None: no affine step
+    shift: np.ndarray | None
+    feature_shape: tuple[int, ...] | None = None  # per sample, when not the input shape
 
 
 @dataclass
@@ -76,12 +79,16 @@ def inference_model(
 ) -> onnx.ModelProto:
     """Raw features in, predictions out; parameters and preprocessing are initializers."""
     b = GraphBuilder(net.spec.name, dtype)
-    x = b.add_input("x", ["N", *net.spec.input_shape])
+    feature_shape = (preprocess.feature_shape if preprocess else None) or net.spec.input_shape
+    x = b.add_input("x", ["N", *feature_shape])
     if preprocess is not None:
         with b.scope("preprocess"):
-            scale = b.add_initializer("preprocess.scale", np.asarray(preprocess.scale, dtype))
-            shift = b.add_initializer("preprocess.shift", np.asarray(preprocess.shift, dtype))
-            x = b.op("Add", [b.op("Mul", [x, scale]), shift])
+            if preprocess.scale is not None and preprocess.shift is not None:
+                scale = b.add_initializer("preprocess.scale", np.asarray(preprocess.scale, dtype))
+                shift = b.add_initializer("preprocess.shift", np.asarray(preprocess.shift, dtype))
+                x = b.op("Add", [b.op("Mul", [x, scale]), shift])
+            if tuple(feature_shape) != tuple(net.spec.input_shape):
+                x = b.op("Reshape", [x, b.ints([-1, *net.spec.input_shape])])
     params = {
         p.name: b.add_initializer(p.name, np.asarray(values[p.name], dtype)) for p in net.params
     }
@@ -110,6 +117,7 @@ def inference_model(
         "spec_hash": net.spec.hash,
         "input_shape": json.dumps(list(net.spec.input_shape)),
         "preprocess": "baked" if preprocess is not None else "none",
+        "feature_shape": json.dumps(list(feature_shape)),
     }
     if class_names:
         meta["class_names"] = json.dumps(list(class_names))

@@ -61,8 +61,14 @@ class Compiled:
         values = self.initial_values() if values is None else values
         pre = names = None
         if data is not None:
-            if data.preprocess is not None:
-                pre = Preprocess(data.preprocess.scale, data.preprocess.shift)
+            affine = data.preprocess
+            reshaped = data.feature_shape is not None
+            if affine is not None or reshaped:
+                pre = Preprocess(
+                    affine.scale if affine else None,
+                    affine.shift if affine else None,
+                    data.feature_shape,
+                )
             names = data.class_names
         model = inference_model(self.net, values, np.float32, pre, names)
         if opset is not None and opset != model.opset_import[0].version:

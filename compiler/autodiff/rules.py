@@ -234,8 +234,19 @@ def _slice(g, node, dys):
 
     starts, ends = const(1, None), const(2, None)
     axes = [a % rank for a in const(3, list(range(len(starts))))]
-    if any(s != 1 for s in const(4, [1] * len(axes))):
-        raise GradientError("Slice gradient with steps other than 1")
+    steps = const(4, [1] * len(axes))
+    big = np.iinfo(np.int64).max // 2
+    if (
+        all(s == -1 for s in steps)
+        and all(s == -1 for s in starts)
+        and all(e <= -big for e in ends)
+    ):
+        out = dy  # a reversal (builder.reverse): the gradient is reversed back
+        for a in axes:
+            out = b.reverse(out, a)
+        return [out] + [None] * (len(node.input) - 1)
+    if any(s != 1 for s in steps):
+        raise GradientError("Slice gradient with steps other than 1 (or a whole reversal)")
     begin, end = [0] * rank, [0] * rank
     for a, s0, e0 in zip(axes, starts, ends):
         n = shape[a]

@@ -162,8 +162,15 @@ def _scan(g: GradContext, node, dys):
         dys[i] if dys[i] is not None else _zeros_like(b, node.output[i]) for i in range(n_state)
     ]
     acc0 = [_zeros_like(b, w) for w in outer_wanted]
-    scanned = [*tape, *xs, *(dys[n_state + o] for o in ys_seeded)]
-    directions = [1] * n_state + [1 - d for d in in_dirs] + [1 - out_dirs[o] for o in ys_seeded]
+
+    # The backward Scan visits the steps last to first: each sequence read in the forward's
+    # order is reversed first (a Slice; reverse scan directions are not portable)
+    def backwards(seq: str, forward_direction: int) -> str:
+        return b.reverse(seq) if forward_direction == 0 else seq
+
+    scanned = [backwards(t, 0) for t in tape]
+    scanned += [backwards(x, d) for x, d in zip(xs, in_dirs)]
+    scanned += [backwards(dys[n_state + o], out_dirs[o]) for o in ys_seeded]
     n_carry = n_state + len(outer_wanted)
     results = b.op(
         "Scan",
@@ -171,10 +178,11 @@ def _scan(g: GradContext, node, dys):
         outputs=n_carry + len(xs_wanted),
         body=sub.graph(),
         num_scan_inputs=len(scanned),
-        scan_input_directions=directions,
-        scan_output_directions=[1 - in_dirs[m] for m in xs_wanted],
     )
     results = [results] if isinstance(results, str) else results
+    results = results[:n_carry] + [
+        backwards(dx, in_dirs[m]) for dx, m in zip(results[n_carry:], xs_wanted)
+    ]
     grads: dict[str, str] = {}
     for i in range(n_state):
         grads[f"s{i}"] = results[i]

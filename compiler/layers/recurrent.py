@@ -246,17 +246,16 @@ class _Recurrent(Layer):
         y_t = body.op("Identity", [new[0]])
         for v in [*new, y_t]:
             body.add_output(v, ["N", h])
-        directions = [1] if reverse else None
+        # the backward direction reads the steps reversed (a Slice: portable, where a Scan's
+        # reverse directions are not) and its outputs are put back in time order
         outs = b.op(
             "Scan",
-            [*states0, xw],
+            [*states0, b.reverse(xw) if reverse else xw],
             outputs=len(states0) + 1,
             body=body.graph(),
             num_scan_inputs=1,
-            scan_input_directions=directions,
-            scan_output_directions=directions,
         )
-        return outs[0], outs[-1]
+        return outs[0], b.reverse(outs[-1]) if reverse else outs[-1]
 
     def _unrolled(self, b, xw, refs, states0, steps, reverse):
         parts = b.op("Split", [xw, b.ints([1] * steps)], outputs=steps, axis=0)

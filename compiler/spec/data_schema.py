@@ -150,6 +150,15 @@ def data_schema() -> dict:
                     "properties": {"x": _X_PREPROCESS, "y": _Y_PREPROCESS},
                     "additionalProperties": False,
                 },
+                "reshape": {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 1},
+                    "minItems": 1,
+                    "description": "per-sample shape the features take before the model (the "
+                    "network's input shape), e.g. [8, 8] for 64 flat pixels read as 8 rows of 8; "
+                    "preprocessing is fitted on the features as read, and the exported model "
+                    "takes them in that shape",
+                },
                 "split": _SPLIT,
                 "validation": _explicit_part("validation", sources),
                 "test": _explicit_part("test", sources),

@@ -222,6 +222,15 @@ def _cross_checks(spec: Spec) -> None:
                     "name them with inputs: [...]",
                 )
             )
+    reshape = (spec.data or {}).get("reshape")
+    if reshape is not None and tuple(reshape) != tuple(spec.input_shape):
+        diags.append(
+            spec.error(
+                ("data", "reshape"),
+                f"data.reshape {list(reshape)} must be the network's input shape "
+                f"{list(spec.input_shape)} (input.shape): it is what the features become",
+            )
+        )
     init_from = spec.train.get("init_from")
     if init_from and init_from.get("layers"):
         for i, name in enumerate(init_from["layers"]):

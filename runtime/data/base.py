@@ -58,6 +58,8 @@ class Dataset:
     preprocess: Affine | None  # fitted on train only; already applied to every split
     class_names: list[str] | None
     description: str
+    # per-sample shape of the features as read, when data.reshape changes it for the network
+    feature_shape: tuple[int, ...] | None = None
 
 
 @dataclass

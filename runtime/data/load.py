@@ -3,6 +3,7 @@ files -> features for prediction."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +35,19 @@ def load_data(
         if cfg.get(part) is not None and split_cfg.get(part):
             raise DataError(f"data: give either data.{part} or data.split.{part}, not both")
 
+    # with data.reshape, features keep their shape as read until after the preprocessing
+    reshape = tuple(int(d) for d in cfg["reshape"]) if cfg.get("reshape") else None
+    if reshape is not None and reshape != input_shape:
+        raise DataError(f"data.reshape {list(reshape)} is not the input shape {list(input_shape)}")
     raw = read_source(cfg, "data", base_dir, part="train")
-    x = check_features(raw.x, input_shape, raw.where)
+    feature_shape = tuple(np.shape(raw.x)[1:]) if reshape is not None else input_shape
+    if math.prod(feature_shape) != math.prod(input_shape):
+        raise DataError(
+            f"{raw.where}: features have per-sample shape {feature_shape} "
+            f"({math.prod(feature_shape)} values), which data.reshape cannot make "
+            f"{list(input_shape)} ({math.prod(input_shape)} values)"
+        )
+    x = check_features(raw.x, feature_shape, raw.where)
     y, names = convert_targets(
         raw.y, target, raw.where, raw.class_names, one_hot, fixed_names=False
     )
@@ -62,16 +74,17 @@ def load_data(
     for part in ("validation", "test"):
         if cfg.get(part) is not None:
             extra = read_source(cfg[part], f"data.{part}", base_dir, part=part)
-            ex = check_features(extra.x, input_shape, extra.where)
+            ex = check_features(extra.x, feature_shape, extra.where)
             ey, _ = convert_targets(extra.y, target, extra.where, names, one_hot, fixed_names=True)
             same_length(ex, ey, extra.where)
             parts[part] = Split(ex, ey)
 
     affine = fit_preprocess(parts["train"].x, pre.get("x") or {})
-    if affine is not None:
-        for split in parts.values():
-            if split is not None:
+    for split in parts.values():
+        if split is not None:
+            if affine is not None:
                 split.x = affine.apply(split.x)
+            split.x = split.x.reshape((len(split.x), *input_shape))
 
     sizes = ", ".join(f"{k} {len(v)}" for k, v in parts.items() if v is not None)
     return Dataset(
@@ -81,6 +94,7 @@ def load_data(
         preprocess=affine,
         class_names=names,
         description=f"{raw.description}: {sizes}",
+        feature_shape=feature_shape if feature_shape != input_shape else None,
     )
 
 

@@ -223,6 +223,7 @@ CASES["Slice"] = [
     Case("middle", _slice([1, 1], [3, 4], [0, 1]), {"x": normal(rng, 4, 5)}, ("x",)),
     Case("negative", _slice([-2], [9999], [1]), {"x": normal(rng, 3, 5)}, ("x",)),
     Case("whole", _slice([0], [4], [0]), {"x": normal(rng, 4, 2)}, ("x",)),
+    Case("reversal", lambda b, n: b.reverse(n["x"], 1), {"x": normal(rng, 2, 5)}, ("x",)),
 ]
 
 

@@ -25,7 +25,14 @@ from nnc.runtime.interpreter import Interpreter
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 
-TRAINABLE = ["xor.yaml", "breast-cancer-logreg.yaml", "iris-mlp.yaml", "digits-mlp.yaml"]
+TRAINABLE = [
+    "xor.yaml",
+    "breast-cancer-logreg.yaml",
+    "iris-mlp.yaml",
+    "digits-mlp.yaml",
+    "digits-lstm.yaml",
+    "sine-gru.yaml",
+]
 TRUTH = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 
 
@@ -98,13 +105,57 @@ def test_xor_learns_its_truth_table(tmp_path, engine):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "name, target",
-    [("breast-cancer-logreg.yaml", 0.95), ("iris-mlp.yaml", 0.93), ("digits-mlp.yaml", 0.96)],
+    [
+        ("breast-cancer-logreg.yaml", 0.95),
+        ("iris-mlp.yaml", 0.93),
+        ("digits-mlp.yaml", 0.96),
+        ("digits-lstm.yaml", 0.96),
+    ],
 )
 def test_specs_reach_their_accuracy(tmp_path, name, target):
     code, run = train(tmp_path, SPECS / name)
     assert code == 0
     acc = summary(run)["test"]["accuracy"]
     assert acc >= target, f"{name}: test accuracy {acc:.4f} < {target}"
+
+
+@pytest.mark.slow
+def test_sine_gru_predicts_within_twice_the_noise_variance(tmp_path):
+    from nnc.runtime.data.sources.builtin import SINE
+
+    code, run = train(tmp_path, SPECS / "sine-gru.yaml")
+    assert code == 0
+    mse = summary(run)["test"]["loss"]
+    assert mse < 2 * SINE["noise"] ** 2, (
+        f"test MSE {mse:.4g} vs noise variance {SINE['noise'] ** 2}"
+    )
+
+
+def test_digits_lstm_export_takes_flat_pixels_and_predicts_like_nnc_predict(tmp_path, capsys):
+    code, run = train(tmp_path, SPECS / "digits-lstm.yaml", "--epochs", "2")
+    assert code == 0
+    out = tmp_path / "exported.onnx"
+    assert main(["export", str(run), "-o", str(out)]) == 0
+    from sklearn.datasets import load_digits
+
+    x = load_digits().data.astype(np.float32)[:50]  # raw 0..16 pixels, flat
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert sess.get_inputs()[0].shape[1:] == [64]
+    np.save(tmp_path / "x.npy", x)
+    pred = tmp_path / "p.npy"
+    assert main(["predict", str(run), "--input", str(tmp_path / "x.npy"), "-o", str(pred)]) == 0
+    np.testing.assert_allclose(np.load(pred), sess.run(["y"], {"x": x})[0], rtol=1e-6)
+    # the same as the trained network on the preprocessed, reshaped pixels
+    from nnc.compiler.graphs import inference_model
+    from nnc.runtime.checkpoint import load_checkpoint
+
+    values, _ = load_checkpoint(run / "checkpoints" / "final.ckpt")
+    net = Network(load_spec(SPECS / "digits-lstm.yaml"))
+    plain = ort.InferenceSession(
+        inference_model(net, values).SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    y = plain.run(["y"], {"x": (x * 0.0625).reshape(-1, 8, 8)})[0]
+    np.testing.assert_allclose(np.load(pred), y, rtol=1e-5, atol=1e-6)
 
 
 # -- run directories ----------------------------------------------------------------------------

@@ -29,9 +29,18 @@ TRUTH_TABLES = {
     "xor": (0, 1, 1, 0),
     "xnor": (1, 0, 0, 1),
 }
+# Generated sets: made from a fixed seed by NumPy, the same on every machine.
+SINE = {"windows": 1000, "steps": 20, "period": 24.0, "noise": 0.1, "seed": 0}
+GENERATED: dict[str, str] = {
+    "sine": f"a noisy sine wave (period {SINE['period']:g} steps, Gaussian noise of standard "
+    f"deviation {SINE['noise']:g}, variance {SINE['noise'] ** 2:g}): {SINE['windows']} windows "
+    f"of {SINE['steps']} consecutive values as [{SINE['steps']}, 1] sequences, each with the "
+    "value that follows it as a real target",
+}
 # name -> one-line description, for the schema and the docs
 BUILTIN_DATASETS: dict[str, str] = {
     **SKLEARN_DATASETS,
+    **GENERATED,
     **{
         name: f"truth table of {name.upper()}: 4 samples of 2 inputs in {{0,1}} "
         "(rows 00, 01, 10, 11), 1 target"
@@ -53,6 +62,8 @@ def read(name: str, where: str, base_dir: Path) -> RawData:
         x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
         y = np.array(TRUTH_TABLES[name], dtype=np.float32)[:, None]
         return RawData(x, y, f"builtin {name}", None, f"builtin {name} (4 samples)")
+    if name == "sine":
+        return _sine()
     if name not in SKLEARN_DATASETS:
         raise DataError(f"{where}: unknown data set {name!r}{suggestion(name, BUILTIN_NAMES)}")
     import sklearn.datasets  # deferred: importing scikit-learn costs about a second
@@ -68,6 +79,17 @@ def read(name: str, where: str, base_dir: Path) -> RawData:
         names = [str(n) for n in bunch.target_names]
     desc = f"builtin {name} ({len(x)} samples)"
     return RawData(x, y, f"builtin {name}", names, desc)
+
+
+def _sine() -> RawData:
+    n, steps = SINE["windows"], SINE["steps"]
+    rng = np.random.default_rng(SINE["seed"])
+    t = np.arange(n + steps)
+    series = np.sin(2 * np.pi * t / SINE["period"]) + rng.normal(0.0, SINE["noise"], len(t))
+    windows = np.lib.stride_tricks.sliding_window_view(series[:-1], steps)[:n]
+    x = windows[:, :, None].copy()
+    y = series[steps : steps + n, None].copy()
+    return RawData(x, y, "builtin sine", None, f"builtin sine ({n} windows of {steps} steps)")
 
 
 register_source(SourceDef("builtin", SCHEMA, read, train_only=True))
