@@ -72,6 +72,18 @@ def models():
                 128,
             )
         )
+    out.append(
+        (
+            "LSTM T28 F28 H128 b64 (adam)",
+            parse_spec(
+                "name: lstm-bench\ninput: {shape: [28, 28]}\nlayers:\n"
+                "  - {type: lstm, units: 128}\n  - {type: dense, units: 10}\n"
+                "loss: cross_entropy\noptimizer: {type: adam, lr: 0.001}\n"
+                "train: {batch_size: 64}\n"
+            ),
+            64,
+        )
+    )
     lenet = (ROOT / "specs" / "lenet.yaml").read_text()
     for tag, opt in OPTS.items():
         text = lenet.replace("optimizer: {type: sgd, lr: 0.01, momentum: 0.9}", f"optimizer: {opt}")

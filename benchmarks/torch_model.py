@@ -26,6 +26,58 @@ def _act(ref) -> nn.Module | None:
     }[name]
 
 
+# PyTorch's class and gate blocks as indices of ONNX's (LSTM i,f,g,o from i,o,f,c; GRU r,z,n
+# from z,r,h)
+_RECURRENT = {
+    "lstm": (nn.LSTM, [0, 2, 3, 1]),
+    "gru": (nn.GRU, [1, 0, 2]),
+    "simple_rnn": (nn.RNN, [0]),
+}
+
+
+class _Recurrent(nn.Module):
+    """nn.LSTM/GRU/RNN (batch first) returning what the nnc layer returns."""
+
+    def __init__(self, mod: nn.Module, return_sequences: bool):
+        super().__init__()
+        self.mod, self.return_sequences = mod, return_sequences
+
+    def forward(self, x):
+        out, state = self.mod(x)
+        if self.return_sequences:
+            return out
+        h_n = state[0] if isinstance(state, tuple) else state
+        return torch.cat(list(h_n), dim=-1)
+
+
+def _recurrent(layer, values, t) -> nn.Module:
+    opts = layer.opts
+    cls, order = _RECURRENT[layer.type]
+    if layer.type == "gru" and not opts["linear_before_reset"]:
+        raise NotImplementedError("PyTorch's GRU applies the reset gate after the product only")
+    kw = {"nonlinearity": opts["activation"]} if layer.type == "simple_rnn" else {}
+    h = opts["units"]
+    mod = cls(
+        layer.in_shapes[0][-1], h, batch_first=True, bidirectional=opts["bidirectional"], **kw
+    )
+
+    def blocks(a):
+        parts = np.split(np.asarray(a), len(order), axis=0)
+        return t(np.concatenate([parts[i] for i in order], axis=0))
+
+    g = len(order)
+    with torch.no_grad():
+        for suffix in ["", "_reverse"][: 2 if opts["bidirectional"] else 1]:
+            bias = values[layer.p("bias" + suffix)]
+            getattr(mod, f"weight_ih_l0{suffix}").copy_(blocks(values[layer.p("weight" + suffix)]))
+            getattr(mod, f"weight_hh_l0{suffix}").copy_(
+                blocks(values[layer.p("recurrent_weight" + suffix)])
+            )
+            getattr(mod, f"bias_ih_l0{suffix}").copy_(blocks(bias[: g * h]))
+            getattr(mod, f"bias_hh_l0{suffix}").copy_(blocks(bias[g * h :]))
+    return _Recurrent(mod, opts["return_sequences"])
+
+
 class Sequential(nn.Module):
     def __init__(self, mods):
         super().__init__()
@@ -95,6 +147,8 @@ def build(net: Network, values: dict[str, np.ndarray], drop_final_softmax: bool)
             mods.append(
                 nn.LocalResponseNorm(opts["size"], opts["alpha"], opts["beta"], opts["bias"])
             )
+        elif kind in _RECURRENT:
+            mods.append(_recurrent(layer, values, t))
         elif kind == "dropout":
             mods.append(nn.Dropout(opts["rate"]))
         elif kind == "flatten":
