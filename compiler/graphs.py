@@ -104,11 +104,15 @@ def inference_model(
         elif kind in ("binary", "multilabel"):
             ldef = LOSSES[net.spec.loss[0]]
             score = scores(ldef, "y", ctx.pre_activation.get(net.output))
+            # Where rather than Cast(bool -> int64), which tract types as a shape value
             b.op(
-                "Cast",
-                [b.op("Greater", [score, b.scalar(ldef.threshold)])],
+                "Where",
+                [
+                    b.op("Greater", [score, b.scalar(ldef.threshold)]),
+                    b.const(1, np.int64),
+                    b.const(0, np.int64),
+                ],
                 ["label"],
-                to=onnx.TensorProto.INT64,
             )
             b.add_output("label", ["N", *net.output_shape], np.int64)
     meta = {

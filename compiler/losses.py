@@ -94,8 +94,18 @@ def _bce(b, z, t, **_):
     return _mean(b, per)
 
 
-def _cross_entropy(b, z, t, **_):
-    return b.op("SoftmaxCrossEntropyLoss", [z, t], reduction="mean")
+def _cross_entropy(b, z, t, num_classes=2, **_):
+    # -log softmax(z)[t] from LogSoftmax and a one-hot product: every runtime has these (tract
+    # lacks SoftmaxCrossEntropyLoss); the region's rule gives the fused gradient softmax - onehot
+    start = len(b.nodes)
+    logp = b.op("LogSoftmax", [z], axis=-1)
+    onehot = b.one_hot(t, num_classes)
+    picked = b.op("ReduceSum", [b.op("Mul", [logp, onehot]), b.ints([-1])], keepdims=0)
+    per = b.op("Neg", [picked])
+    b.mark_region(
+        "SoftmaxCrossEntropy", start, [z, t], [per], saved={"logp": logp, "onehot": onehot}
+    )
+    return _mean(b, per)
 
 
 def _hinge(b, s, t, margin=1.0, num_classes=2, **_):

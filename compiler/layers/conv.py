@@ -336,7 +336,15 @@ class BatchNorm(Layer):
         if not (ctx.training and self.opts["trainable"]):
             scale = gamma or b.const(np.ones(c))
             offset = beta or b.const(np.zeros(c))
-            return b.op("BatchNormalization", [x, scale, offset, mean, var], epsilon=eps)
+            if ctx.mode == "infer":  # statistics are constants: the fused operator
+                return b.op("BatchNormalization", [x, scale, offset, mean, var], epsilon=eps)
+            # in training and eval graphs the statistics are inputs, which some runtimes (tract)
+            # refuse for BatchNormalization: the same arithmetic in plain ops
+            per_channel = [c] + [1] * (len(shape) - 1)
+            gain = b.op("Div", [scale, b.op("Sqrt", [b.op("Add", [var, b.scalar(eps)])])])
+            shift = b.op("Sub", [offset, b.op("Mul", [mean, gain])])
+            y = b.op("Mul", [x, self._broadcast(b, gain, per_channel)])
+            return b.op("Add", [y, self._broadcast(b, shift, per_channel)])
 
         # Batch statistics from plain reductions, so the gradient flows through the mean and
         # the variance by the rules of ReduceMean, Sub, Mul, Sqrt, Reciprocal.
@@ -370,7 +378,7 @@ class BatchNorm(Layer):
             # in Ioffe & Szegedy's inference step and PyTorch; m is the number of values per
             # channel. max(m - 1, 1) keeps a batch of one finite.
             to_c = b.ints([c])
-            m = b.op("Div", [self._count(b, x), self._count(b, batch_mean)])
+            m = b.op("Div", [b.count(x), b.count(batch_mean)])
             unbiased = b.op(
                 "Div", [m, b.op("Max", [b.op("Sub", [m, b.scalar(1.0)]), b.scalar(1.0)])]
             )
@@ -393,12 +401,6 @@ class BatchNorm(Layer):
         if len(per_channel) == 1:
             return param
         return b.op("Reshape", [param, b.ints(per_channel)])
-
-    @staticmethod
-    def _count(b, value: str) -> str:
-        from nnc.compiler.builder import elem_type
-
-        return b.op("Cast", [b.op("Size", [value])], to=elem_type(b.dtype))
 
 
 @layer

@@ -246,6 +246,20 @@ CASES["SigmoidCrossEntropy"] = [
     ),
     Case("random", _bce_region, {"z": normal(rng, 4, 2), "t": rng.uniform(0, 1, (4, 2))}, ("z",)),
 ]
+def _ce_region(b, n):
+    from nnc.compiler.losses import LOSSES
+
+    return LOSSES["cross_entropy"].lower(b, n["z"], n["t"], num_classes=4)
+
+
+CASES["SoftmaxCrossEntropy"] = [
+    Case(
+        "4_classes",
+        _ce_region,
+        {"z": normal(rng, 5, 4) * 2.0, "t": np.array([0, 3, 1, 3, 2], dtype=np.int64)},
+        ("z",),
+    )
+]
 CASES["Identity"] = [unary("Identity", normal(rng, 3, 4)), unary("Identity", normal(rng))]
 CASES["Cast"] = [
     unary("Cast", normal(rng, 3, 4), tag="to_double", to=TensorProto.DOUBLE),

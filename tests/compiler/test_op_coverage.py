@@ -7,6 +7,7 @@ an example here fails the coverage test."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 
 from nnc.compiler.activations import ACTIVATIONS
@@ -85,10 +86,20 @@ def _nodes(graph):
 
 
 def _forward_ops(model) -> set[str]:
+    """Op types of the forward nodes that compute real numbers (integer and boolean values, such
+    as shapes and counts, are no gradient path)."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    real = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE}
+    types = {
+        v.name: v.type.tensor_type.elem_type
+        for v in [*inferred.graph.value_info, *inferred.graph.output]
+    }
     return {
         n.op_type
         for n in _nodes(model.graph)
-        if not n.name.startswith(("grad/", "optimizer/", "optimizer.")) and "/grad/" not in n.name
+        if not n.name.startswith(("grad/", "optimizer/", "optimizer."))
+        and "/grad/" not in n.name
+        and any(types.get(o, onnx.TensorProto.FLOAT) in real for o in n.output)
     }
 
 
