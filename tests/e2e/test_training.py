@@ -208,7 +208,7 @@ def test_compile_and_train_write_the_same_manifest_format(tmp_path):
     assert trained["steps_per_epoch"] == summary(run)["steps"]
     for manifest, folder in ((compiled, tmp_path / "compiled"), (trained, run)):
         assert manifest["format"] == "nnc-manifest" and manifest["version"] == 1
-        assert set(manifest["graphs"]) == {"model", "gradient", "train_step", "eval"}
+        assert set(manifest["graphs"]) == {"model", "gradient", "train_step", "eval", "update"}
         for graph in manifest["graphs"].values():
             assert (folder / graph["file"]).exists(), graph["file"]
         step = manifest["graphs"]["train_step"]
