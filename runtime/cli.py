@@ -112,6 +112,7 @@ TRAIN_OVERRIDES = (
     ("train.epochs", "epochs"),
     ("train.batch_size", "batch_size"),
     ("train.seed", "seed"),
+    ("train.workers", "workers"),
     ("optimizer.lr", "lr"),
 )
 
@@ -158,7 +159,12 @@ def _train(args, spec, run, overrides: dict, resume) -> int:
     print(f"engine: {engine.describe()}")
     compiled, data = compile_with_data(spec)
     print(f"data: {data.description}")
-    trainer = Trainer(compiled, data, engine, run)
+    parallel = None
+    if int(spec.train.get("workers", 1)) > 1:
+        from nnc.runtime.distributed import DataParallel
+
+        parallel = DataParallel(spec, int(spec.train["workers"]), args.address)
+    trainer = Trainer(compiled, data, engine, run, parallel=parallel)
     if resume is None:
         run.write_spec(spec, overrides)
         graphs = compiled.graphs.models()
@@ -298,6 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int)
     s.add_argument("--lr", type=float)
     s.add_argument("--seed", type=int)
+    s.add_argument(
+        "--workers",
+        type=int,
+        help="data-parallel training on this many Ray workers (train.workers; needs nnc[ray])",
+    )
+    s.add_argument(
+        "--address",
+        help="a running Ray cluster to use (default: start a local Ray instance)",
+    )
     engine_opts(s)
     s.set_defaults(fn=cmd_train)
     s = sub.add_parser("eval", help="loss and metrics of a trained run on its data splits")
