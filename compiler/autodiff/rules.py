@@ -386,6 +386,28 @@ def _erf(g, x, y, dy):
     return b.op("Mul", [dy, b.op("Mul", [bump, b.scalar(2.0 / np.sqrt(np.pi))])])
 
 
+@elementwise("Selu", saves=("x", "y"))
+def _selu(g, x, y, dy, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875):
+    b = g.b  # gamma for x > 0; gamma alpha e^x = y + gamma alpha below
+    below = b.op("Mul", [dy, b.op("Add", [y, b.scalar(gamma * alpha)])])
+    return b.op("Where", [b.op("Greater", [x, _z(g)]), b.op("Mul", [dy, b.scalar(gamma)]), below])
+
+
+@elementwise("HardSigmoid", saves=("x",))
+def _hard_sigmoid(g, x, y, dy, alpha=0.2, beta=0.5):
+    b = g.b  # alpha where 0 < alpha x + beta < 1, else 0 (flat)
+    u = b.op("Add", [b.op("Mul", [x, b.scalar(alpha)]), b.scalar(beta)])
+    inside = b.op("And", [b.op("Greater", [u, _z(g)]), b.op("Less", [u, _one(g)])])
+    return b.op("Where", [inside, b.op("Mul", [dy, b.scalar(alpha)]), _z(g)])
+
+
+@elementwise("Softsign")
+def _softsign(g, x, y, dy):
+    b = g.b  # 1 / (1 + |x|)^2
+    denom = b.op("Add", [b.op("Abs", [x]), _one(g)])
+    return b.op("Div", [dy, b.op("Mul", [denom, denom])])
+
+
 @rule("Pow", saves=("x", "y"))
 def _pow(g, node, dys):
     x, p = node.input

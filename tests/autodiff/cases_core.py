@@ -368,3 +368,15 @@ CASES["Pow"] = [
     nary("Pow", positive(rng, 3, 4), normal(rng)),
     nary("Pow", positive(rng, 3, 4), normal(rng, 3, 4), wrt=[1], tag="wrt_exponent"),
 ]
+
+# -- activations of the classic networks (drawn last: the cases above keep their values) --------
+CASES["Selu"] = [unary("Selu", away_from_zero(rng, 3, 4), tag="default")]
+# alpha x + beta away from the flat parts' corners (x = -2.5 and 2.5 for the defaults)
+_hard = rng.choice([-1.0, 1.0], (3, 4)) * np.concatenate(
+    [rng.uniform(0.1, 2.3, 8), rng.uniform(2.7, 4.0, 4)]
+).reshape(3, 4)
+CASES["HardSigmoid"] = [
+    unary("HardSigmoid", _hard, tag="default"),
+    unary("HardSigmoid", _hard * 0.4, alpha=0.5, beta=0.5),  # corners at x = -1 and 1
+]
+CASES["Softsign"] = [unary("Softsign", normal(rng, 3, 4) * 2.0)]
