@@ -33,6 +33,18 @@ LAYER_EXAMPLES: dict[str, tuple[list[int], str]] = {
         "- {type: dense, units: 2, name: a}\n- {type: dense, units: 3, name: b, inputs: [input]}\n"
         "- {type: concat, inputs: [a, b]}",
     ),
+    "multiply": (
+        [4],
+        "- {type: dense, units: 4, name: a}\n- {type: dense, units: 1, name: b, inputs: [input]}\n"
+        "- {type: multiply, inputs: [a, b]}",
+    ),
+    "subtract": (
+        [4],
+        "- {type: dense, units: 4, name: a}\n- {type: dense, units: 4, name: b, inputs: [input]}\n"
+        "- {type: subtract, inputs: [a, b]}",
+    ),
+    "scale": ([4], "- {type: dense, units: 3}\n- {type: scale, factor: -1, offset: 1}"),
+    "highway": ([4], "- {type: highway}\n- {type: highway, activation: tanh, gate_bias: -1}"),
     "conv2d": (
         [2, 6, 6],
         "- {type: conv2d, filters: 3, kernel: 3, padding: same, activation: relu}\n"
