@@ -45,6 +45,11 @@ LAYER_EXAMPLES: dict[str, tuple[list[int], str]] = {
     ),
     "scale": ([4], "- {type: dense, units: 3}\n- {type: scale, factor: -1, offset: 1}"),
     "highway": ([4], "- {type: highway}\n- {type: highway, activation: tanh, gate_bias: -1}"),
+    "positional_encoding": (
+        [2, 3],
+        "- {type: dense, units: 3}\n- {type: positional_encoding, frequencies: 2}\n"
+        "- {type: positional_encoding, frequencies: 1, include_input: false}\n- {type: flatten}",
+    ),
     "conv2d": (
         [2, 6, 6],
         "- {type: conv2d, filters: 3, kernel: 3, padding: same, activation: relu}\n"
