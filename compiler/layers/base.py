@@ -108,6 +108,10 @@ class Layer:
     def passes_activation(self, act: str, elementwise: bool) -> bool:
         return False
 
+    # the options that name an activation this layer applies (the network checks that a loss
+    # can train through each); an activation layer applies its own type
+    activation_options: ClassVar[tuple[str, ...]] = ()
+
     def final_activation(self) -> str | None:
         """The activation this layer applies last (None: none, or linear); a loss may read
         through it (its input is then the loss's logits)."""
