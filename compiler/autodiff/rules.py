@@ -551,6 +551,29 @@ def _sigmoid_cross_entropy(g, region, dys):
     ]
 
 
+@region_rule("Perceptron", saves=("x",))
+def _perceptron(g, region, dys):
+    """Per element max(0, -s z) with s = 2t - 1: d/dz = -s on a mistake (step(z) != t, so z = 0
+    with t = 1 is one: the perceptron's prediction there is 0), else 0; d/dt = -2 z where the
+    loss is positive (a target computed from parameters, say)."""
+    b = g.b
+    z, t = region.inputs
+    dy = dys[0]
+    to = elem_type(b.dtype)
+    sign = b.op("Sub", [b.op("Mul", [t, b.scalar(2.0)]), _one(g)])
+    dz = dt = None
+    if g.needs(z):
+        mistake = b.op("Xor", [b.op("Greater", [z, _z(g)]), b.op("Greater", [t, b.scalar(0.5)])])
+        dz = b.op("Mul", [b.op("Neg", [dy]), b.op("Mul", [sign, b.op("Cast", [mistake], to=to)])])
+    if g.needs(t):
+        wrong = b.op("Cast", [b.op("Less", [b.op("Mul", [z, sign]), _z(g)])], to=to)
+        dt = b.op("Mul", [dy, b.op("Mul", [z, b.op("Mul", [wrong, b.scalar(-2.0)])])])
+    return [
+        g.unbroadcast(dz, z, region.outputs[0]) if dz else None,
+        g.unbroadcast(dt, t, region.outputs[0]) if dt else None,
+    ]
+
+
 # -- ops no gradient flows through ----------------------------------------------------------------
 non_differentiable(
     "a comparison or logical op: its output is boolean",

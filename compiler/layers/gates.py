@@ -113,6 +113,7 @@ class Highway(Layer):
         "bias_init": o.raw(init_schema(), "initializer of b_H", "zeros"),
         "trainable": _TRAINABLE,
     }
+    activation_options = ("activation",)
 
     def output_shape(self, inputs):
         (shape,) = inputs

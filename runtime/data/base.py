@@ -24,6 +24,7 @@ class TargetSpec:
     kind: str  # class_index | binary | multilabel | real
     num_classes: int | None
     output_shape: tuple[int, ...]
+    signed: bool = False  # 0/1 targets may also be written -1/+1 (read as 0/1)
 
     def __post_init__(self):
         if self.kind not in TARGET_KINDS:

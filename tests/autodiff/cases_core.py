@@ -380,3 +380,26 @@ CASES["HardSigmoid"] = [
     unary("HardSigmoid", _hard * 0.4, alpha=0.5, beta=0.5),  # corners at x = -1 and 1
 ]
 CASES["Softsign"] = [unary("Softsign", normal(rng, 3, 4) * 2.0)]
+
+
+def _perceptron_region(b, n):
+    from nnc.compiler.losses import LOSSES
+
+    return LOSSES["perceptron"].lower(b, n["z"], n["t"])
+
+
+# away from z = 0 (the corner, checked against the rule by hand in the loss tests) and t = 1/2
+CASES["Perceptron"] = [
+    Case(
+        "labels",
+        _perceptron_region,
+        {"z": away_from_zero(rng, 4, 2), "t": rng.integers(0, 2, (4, 2)).astype(np.float64)},
+        ("z", "t"),
+    ),
+    Case(
+        "soft_targets",
+        _perceptron_region,
+        {"z": away_from_zero(rng, 5, 1), "t": rng.choice([0.1, 0.3, 0.7, 0.9], (5, 1))},
+        ("z", "t"),
+    ),
+]

@@ -724,3 +724,23 @@ def test_a_duplicate_source_is_refused():
 
     with pytest.raises(ValueError, match="duplicate data source"):
         register_source(SourceDef("csv", {}, data_sources()["csv"].read))
+
+
+# ---------------------------------------------------------------------------------------------
+# -1/+1 targets (perceptron and hinge losses)
+
+
+def test_signed_targets_are_read_as_zero_one_where_the_loss_allows_them():
+    signed = TargetSpec("binary", 2, (1,), signed=True)
+    cfg = {"inline": {"x": [[0], [1], [2], [3]], "y": [-1, 1, 1, -1]}}
+    np.testing.assert_array_equal(load(cfg, (1,), signed).train.y.ravel(), [0, 1, 1, 0])
+    cfg01 = {"inline": {"x": [[0], [1]], "y": [0, 1]}}
+    np.testing.assert_array_equal(load(cfg01, (1,), signed).train.y.ravel(), [0, 1])
+    with raises("sample 0: binary target -1 is not 0 or 1"):
+        load(cfg, (1,), BINARY)  # binary cross-entropy: -1 is no probability
+    mixed = {"inline": {"x": [[0], [1], [2]], "y": [-1, 0, 1]}}
+    with raises("sample 0: binary target -1 is not 0 or 1 (or all -1/+1)"):
+        load(mixed, (1,), signed)
+    multi = TargetSpec("multilabel", 2, (2,), signed=True)
+    cfg = {"inline": {"x": [[0], [1]], "y": [[-1, 1], [1, 1]]}}
+    np.testing.assert_array_equal(load(cfg, (1,), multi).train.y, [[0, 1], [1, 1]])
