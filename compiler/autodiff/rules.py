@@ -397,8 +397,10 @@ def _selu(g, x, y, dy, alpha=1.67326319217681884765625, gamma=1.0507010221481323
 def _hard_sigmoid(g, x, y, dy, alpha=0.2, beta=0.5):
     b = g.b  # alpha where 0 < alpha x + beta < 1, else 0 (flat)
     u = b.op("Add", [b.op("Mul", [x, b.scalar(alpha)]), b.scalar(beta)])
-    inside = b.op("And", [b.op("Greater", [u, _z(g)]), b.op("Less", [u, _one(g)])])
-    return b.op("Where", [inside, b.op("Mul", [dy, b.scalar(alpha)]), _z(g)])
+    to = elem_type(b.dtype)
+    above = b.op("Cast", [b.op("Greater", [u, _z(g)])], to=to)
+    below = b.op("Cast", [b.op("Less", [u, _one(g)])], to=to)
+    return b.op("Mul", [b.op("Mul", [dy, b.scalar(alpha)]), b.op("Mul", [above, below])])
 
 
 @elementwise("Softsign")
@@ -563,8 +565,11 @@ def _perceptron(g, region, dys):
     sign = b.op("Sub", [b.op("Mul", [t, b.scalar(2.0)]), _one(g)])
     dz = dt = None
     if g.needs(z):
-        mistake = b.op("Xor", [b.op("Greater", [z, _z(g)]), b.op("Greater", [t, b.scalar(0.5)])])
-        dz = b.op("Mul", [b.op("Neg", [dy]), b.op("Mul", [sign, b.op("Cast", [mistake], to=to)])])
+        # |step(z) - step(t - 1/2)|: 1 on a mistake (no Xor, which not every runtime has)
+        predicted = b.op("Cast", [b.op("Greater", [z, _z(g)])], to=to)
+        wanted = b.op("Cast", [b.op("Greater", [t, b.scalar(0.5)])], to=to)
+        mistake = b.op("Abs", [b.op("Sub", [predicted, wanted])])
+        dz = b.op("Mul", [b.op("Neg", [dy]), b.op("Mul", [sign, mistake])])
     if g.needs(t):
         wrong = b.op("Cast", [b.op("Less", [b.op("Mul", [z, sign]), _z(g)])], to=to)
         dt = b.op("Mul", [dy, b.op("Mul", [z, b.op("Mul", [wrong, b.scalar(-2.0)])])])
