@@ -33,8 +33,7 @@ TRAINABLE = [
     "digits-lstm.yaml",
     "sine-gru.yaml",
     "highway-wine.yaml",
-    "nerf-mlp.yaml",
-]
+]  # nerf-mlp's train step is checked across engines by the conformance suite (smaller batches)
 TRUTH = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 
 
