@@ -12,7 +12,7 @@ from nnc.compiler import __version__
 from nnc.compiler.autodiff import gradients
 from nnc.compiler.builder import GraphBuilder
 from nnc.compiler.layers import LowerCtx
-from nnc.compiler.losses import LOSSES, metrics, scores
+from nnc.compiler.losses import metrics, scores
 from nnc.compiler.network import Network
 from nnc.compiler.spec.model import thaw
 from nnc.compiler.update import append_update
@@ -110,7 +110,7 @@ def inference_model(
             b.op("ArgMax", ["y"], ["label"], axis=-1, keepdims=0)
             b.add_output("label", ["N"], np.int64)
         elif kind in ("binary", "multilabel"):
-            ldef = LOSSES[net.spec.loss[0]]
+            ldef = net.loss_def()
             score = scores(ldef, "y", ctx.pre_activation.get(net.output))
             # Where rather than Cast(bool -> int64), which tract types as a shape value
             b.op(
@@ -175,7 +175,7 @@ def _loss_graph(net: Network, dtype, kind: str) -> tuple[GraphBuilder, LowerCtx,
     spec = net.spec
     target = net.target()
     assert spec.loss is not None
-    ldef = LOSSES[spec.loss[0]]
+    ldef = net.loss_def()
     b = GraphBuilder(f"{spec.name}.{kind}", dtype)
     x = b.add_input("x", ["N", *spec.input_shape])
     if target.kind == "class_index":
