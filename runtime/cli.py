@@ -117,6 +117,7 @@ def _train(args, spec, run, overrides: dict, resume) -> int:
     from nnc.runtime.compiled import compile_with_data
     from nnc.runtime.engines import make_engine
     from nnc.runtime.evaluation import confusion_report
+    from nnc.runtime.metrics import format_metrics
     from nnc.runtime.predict import learned_table
     from nnc.runtime.resume import initial_values
     from nnc.runtime.rundir import MODEL
@@ -142,7 +143,7 @@ def _train(args, spec, run, overrides: dict, resume) -> int:
         print(result.message, file=sys.stderr if result.exit_code else sys.stdout)
     if result.exit_code == EXIT_OK:
         if result.test:
-            print("test: " + "  ".join(f"{k} {v:.4f}" for k, v in result.test.items()))
+            print("test: " + format_metrics(result.test))
             report = confusion_report(compiled, data, engine, result.values)
             if report:
                 print(report)
@@ -157,6 +158,7 @@ def cmd_eval(args) -> int:
     from nnc.runtime.compiled import compile_with_data
     from nnc.runtime.engines import make_engine
     from nnc.runtime.evaluation import Evaluator
+    from nnc.runtime.metrics import format_metrics
     from nnc.runtime.rundir import RunDir
 
     run = RunDir.existing(Path(args.run))
@@ -167,7 +169,7 @@ def cmd_eval(args) -> int:
         split = getattr(data, part)
         if split is not None:
             res = evaluate(split, values)
-            print(f"{part}: " + "  ".join(f"{k} {v:.4f}" for k, v in res.items()))
+            print(f"{part}: " + format_metrics(res))
     return EXIT_OK
 
 
