@@ -4,6 +4,7 @@ validation, early stopping, checkpoints and resume, the NaN guard, and the expor
 from __future__ import annotations
 
 import math
+import operator
 import os
 import time
 from dataclasses import dataclass, field
@@ -162,7 +163,11 @@ class Trainer:
         validate_every = spec.train.get("validate_every")
         random_inputs = self.graphs.random_inputs.items()
         nan_guard = spec.train["nan_guard"]
-        record, step_outputs = self.iterations.record, self.step_outputs
+        record = self.iterations.record  # ~0.25 us a step: a list append of a tuple
+        outputs = self.step_outputs
+        step_values = (
+            operator.itemgetter(*outputs) if len(outputs) > 1 else lambda o: (o[outputs[0]],)
+        )
         live = self.live_curves
         next_flush = time.monotonic() + FLUSH_SECONDS
         next_plot = time.monotonic() + live if live else math.inf
@@ -197,7 +202,7 @@ class Trainer:
                 loop.count += b - a
                 loop.step += 1
                 loop.batch += 1
-                record(loop.step, loop.epoch + 1, tuple(out[k] for k in step_outputs))
+                record(loop.step, loop.epoch + 1, step_values(out))
                 progress.step(loop.batch, loop.sums.get("loss", 0.0) / loop.count)
                 if (
                     validate_every
