@@ -36,6 +36,16 @@ def cmd_summary(args) -> int:
     return EXIT_OK
 
 
+def cmd_graph(args) -> int:
+    from nnc.runtime.graph import render
+    from nnc.runtime.outputs import check_output, write_output
+
+    out = check_output(Path(args.output))
+    write_output(out, render(_compile(args.spec).net, out, args.direction))
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
 def cmd_compile(args) -> int:
     import onnx
 
@@ -248,6 +258,21 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="layer table: output shapes and parameter counts")
     s.add_argument("spec")
     s.set_defaults(fn=cmd_summary)
+    s = sub.add_parser("graph", help="draw the network: layers, shapes, parameters (Graphviz)")
+    s.add_argument("spec")
+    s.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="picture file: .svg, .png or .pdf (drawn by Graphviz's dot), or .dot/.gv source",
+    )
+    s.add_argument(
+        "--direction",
+        choices=["TB", "LR"],
+        default="TB",
+        help="top to bottom (default) or left to right",
+    )
+    s.set_defaults(fn=cmd_graph)
     s = sub.add_parser("compile", help="write model.onnx, training graphs and manifest.json")
     s.add_argument("spec")
     s.add_argument("-o", "--output", required=True, help="output directory")
