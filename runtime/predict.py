@@ -293,13 +293,13 @@ def lines(pred: Prediction):
         chosen = pred.labels.reshape(n).astype(np.int64)
         width = max(len(s) for s in names)
         for i in range(n):
-            yield f"{names[chosen[i]]:<{width}}  {_g(p[i, chosen[i]])}"
+            yield f"{names[chosen[i]]:<{width}}  {_p(p[i, chosen[i]])}"
     elif pred.kind == "multilabel":
         names, p = pred.class_table()
         on = pred.labels.reshape(n, -1)
         for i in range(n):
             chosen = ",".join(names[j] for j in np.flatnonzero(on[i])) or "(none)"
-            yield f"{chosen}  " + " ".join(_g(v) for v in p[i])
+            yield f"{chosen}  " + " ".join(_p(v) for v in p[i])
     else:
         y = pred.y.reshape(n, -1)
         for i in range(n):
@@ -360,6 +360,11 @@ def _num(v) -> float:
 
 def _g(v) -> str:
     return f"{float(v):.4g}"
+
+
+def _p(v) -> str:
+    """A probability: four decimals (0.9999, 1.0000), as a share is read."""
+    return f"{float(v):.4f}"
 
 
 def _np_bytes(save, *args, **kwargs) -> bytes:
@@ -483,9 +488,9 @@ def _prediction_text(pred: Prediction, i: int) -> str:
     if pred.kind in ("class_index", "binary"):
         names, p = pred.class_table()
         k = int(pred.labels.reshape(len(pred))[i])
-        return f"{names[k]} ({_g(p[i, k])})"
+        return f"{names[k]} ({_p(p[i, k])})"
     if pred.kind == "multilabel":
-        return " ".join(_g(v) for v in pred.probabilities.reshape(len(pred), -1)[i])
+        return " ".join(_p(v) for v in pred.probabilities.reshape(len(pred), -1)[i])
     return " ".join(_g(v) for v in pred.y.reshape(len(pred), -1)[i])
 
 
