@@ -133,7 +133,7 @@ def _validation(ax, name: str, rows) -> list[np.ndarray]:
         linestyle="--",
         linewidth=1.0,
         marker="o",
-        markersize=4,
+        markersize=4 if len(xs) <= 60 else 2.5,
         markerfacecolor="white",
         label="validation",
     )
@@ -153,12 +153,12 @@ def _scale(ax, name: str, drawn: list[np.ndarray]) -> None:
 def smooth(y: np.ndarray, span: int | None = None) -> np.ndarray:
     """An exponential moving average run forwards and backwards (zero phase: the smoothed line
     does not lag behind the raw one, as a one-way average would on a falling loss); the default
-    span grows with the number of points (1/40 of them, at most 500)."""
+    span grows with the number of points (1/100 of them, at least 5, at most 200)."""
     from scipy.signal import filtfilt
 
     y = np.asarray(y, dtype=np.float64)
     if span is None:
-        span = min(500, max(1, round(len(y) / 40)))
+        span = min(200, max(5, round(len(y) / 100)))
     if span <= 1 or len(y) < 3:
         return y.copy()
     alpha = 2.0 / (span + 1)
