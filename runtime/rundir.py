@@ -7,9 +7,10 @@
                             against, and the overrides
       manifest.json         how to drive the graphs (nnc.runtime.manifest)
       graphs/               gradient.onnx, train_step.onnx, eval.onnx
-      metrics.csv           one row per epoch (and per validate_every steps)
+      metrics.csv           one row per epoch (and per validate_every steps: kind mid)
+      iterations.csv        every train step's loss and metrics (nnc.runtime.steplog)
       checkpoints/          last, best, final and interrupted .ckpt (nnc.runtime.checkpoint)
-      curves.png            loss and accuracy over epochs
+      curves.png            the training-progress plot (nnc.runtime.plot)
       summary.json          how the run ended
       model.onnx            the trained model, preprocessing baked in
 
@@ -35,6 +36,7 @@ RUN_INFO = "run.json"
 MANIFEST = "manifest.json"
 GRAPHS = "graphs"
 METRICS = "metrics.csv"
+ITERATIONS = "iterations.csv"
 CURVES = "curves.png"
 CHECKPOINTS = "checkpoints"
 SUMMARY = "summary.json"
@@ -175,10 +177,19 @@ class RunDir:
 
         return MetricsLog(self.path / METRICS, columns, rows=history)
 
-    def write_curves(self, rows: list[dict]) -> None:
-        from nnc.runtime.metrics import plot_curves
+    def iteration_log(self, names: list[str], resume_step: int | None):
+        """iterations.csv, started afresh, or kept up to `resume_step` for a resumed run."""
+        from nnc.runtime.steplog import IterationLog
 
-        plot_curves(rows, self.path / CURVES)
+        return IterationLog(self.path / ITERATIONS, names, resume_step=resume_step)
+
+    def write_curves(self, rows: list[dict]) -> None:
+        """curves.png from the metrics rows and iterations.csv, titled with the run's name."""
+        from nnc.runtime.plot import plot_curves
+        from nnc.runtime.steplog import read_iterations
+
+        iterations = read_iterations(self.path / ITERATIONS)
+        plot_curves(rows, self.path / CURVES, iterations, title=self.path.resolve().name)
 
     def write_summary(self, summary: dict) -> None:
         self._write_json(SUMMARY, summary)
