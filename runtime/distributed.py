@@ -25,6 +25,7 @@ updates would be wrong).
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 
@@ -80,6 +81,7 @@ class Worker:
     def grad(self, idx: np.ndarray, extra: dict[str, np.ndarray]) -> dict:
         """The gradient graph on this worker's slice: loss, metrics, gradients; the running
         statistics move on here (each replica keeps its own)."""
+        t = time.perf_counter()
         feeds = {"x": self.x[idx], "y": self.y[idx], **extra}
         feeds.update({k: v for k, v in self.carried.items() if k in self.gradient_inputs})
         outs = dict(zip(self.gradient_outputs, self.gradient.run(self.gradient_outputs, feeds)))
@@ -90,7 +92,7 @@ class Worker:
             for k, v in outs.items():
                 if k.endswith(NEXT):
                     self.carried[k[: -len(NEXT)]] = v
-        return {"n": len(idx), "report": report, "grads": grads}
+        return {"n": len(idx), "report": report, "grads": grads, "seconds": time.perf_counter() - t}
 
     def apply(self, step: int, lr: np.ndarray, grads: dict[str, np.ndarray]) -> dict:
         """The update graph with the all-reduced gradients."""
@@ -108,6 +110,8 @@ class DistributedStepper:
 
     def __init__(self, ray, workers: list, pids: list[int], carried: dict[str, np.ndarray]):
         self.ray, self.workers, self.pids = ray, workers, pids
+        # seconds spent per phase, summed over steps (benchmarks/distributed.py reads them)
+        self.timings = {"gradient": 0.0, "all_reduce": 0.0, "update": 0.0, "worker_compute": 0.0}
         self.load(carried)
 
     # -- the Stepper interface ------------------------------------------------------------------
@@ -122,12 +126,14 @@ class DistributedStepper:
         total = len(idx)
         bounds = np.linspace(0, total, len(self.workers) + 1).round().astype(int)
         parts = [(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        t0 = time.perf_counter()
         refs = [
             w.grad.remote(idx[a:b], {k: v[a:b] for k, v in feeds.items()})
             for w, (a, b) in zip(self.workers, parts)
             if b > a
         ]
         results = self._get(refs)
+        t1 = time.perf_counter()
         report: dict[str, float] = {}
         grads: dict[str, np.ndarray] = {}
         for r in results:  # the all-reduce: a sum weighted by slice size, in worker order
@@ -139,9 +145,23 @@ class DistributedStepper:
         if not all(np.isfinite(v) for v in report.values()):
             return report  # as a single process: no update from a non-finite step
         shared = self.ray.put(grads)
+        t2 = time.perf_counter()
         applied = self._get([w.apply.remote(step, lr, shared) for w in self.workers])
+        t3 = time.perf_counter()
+        self.timings["gradient"] += t1 - t0
+        self.timings["worker_compute"] += max(r["seconds"] for r in results)
+        self.timings["all_reduce"] += t2 - t1
+        self.timings["update"] += t3 - t2
         report.update(applied[0])
         return report
+
+    def close(self) -> None:
+        """Ends the workers (their CPUs go back to the Ray instance)."""
+        for w in self.workers:
+            try:
+                self.ray.kill(w)
+            except Exception:  # noqa: BLE001 - a worker that is gone already is fine
+                pass
 
     def values(self) -> dict[str, np.ndarray]:
         """Worker 0's replica (all are equal but for batch norm's running statistics)."""

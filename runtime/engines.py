@@ -195,6 +195,9 @@ class Stepper:
     def values(self) -> dict[str, np.ndarray]:
         return {k: np.array(v) for k, v in self.carried.items()}
 
+    def close(self) -> None:
+        """Release what the stepper holds (a distributed one: its workers)."""
+
     def load(self, values: dict[str, np.ndarray]) -> None:
         for k, v in values.items():
             if k in self.carried:

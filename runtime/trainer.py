@@ -112,17 +112,20 @@ class Trainer:
         """Trains from `values` (or from where `resume` left off). Ctrl-C stops at the next step
         with an interrupted checkpoint, or, once the loop is done, after the run's files."""
         with DeferredInterrupt() as interrupt:
-            return self._fit(values, resume, interrupt)
+            carried = {**self.graphs.initial_state(), **values}
+            if self.parallel is not None:
+                stepper = self.parallel.stepper(carried)
+                self.log(f"workers: {self.parallel.description}")
+            else:
+                stepper = self.engine.stepper(self.graphs.train_step, carried)
+            try:
+                return self._fit(stepper, resume, interrupt)
+            finally:
+                stepper.close()
 
-    def _fit(self, values, resume: Resume | None, interrupt: DeferredInterrupt) -> TrainResult:
+    def _fit(self, stepper: Stepper, resume: Resume | None, interrupt: DeferredInterrupt):
         if self.stopping.note:
             self.log(self.stopping.note)
-        carried = {**self.graphs.initial_state(), **values}
-        if self.parallel is not None:
-            stepper = self.parallel.stepper(carried)
-            self.log(f"workers: {self.parallel.description}")
-        else:
-            stepper = self.engine.stepper(self.graphs.train_step, carried)
         rng = np.random.default_rng(int(self.spec.train["seed"]))
         loop = LoopState()
         if resume is not None:
