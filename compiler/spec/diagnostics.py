@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, relevance
 
 from nnc.compiler.names import did_you_mean
@@ -27,6 +28,38 @@ KIND_KEY = "x-kind"
 _MAX_SHOWN = 60  # characters of a user's value quoted back in a message
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
 _DISCRIMINATOR = "type"
+
+# The graphs compute in float32 and index in int64: a number beyond these is no hyperparameter.
+FLOAT32_MAX = 3.4028234663852886e38
+INT64_MAX = 2**63 - 1
+
+
+def _is_integer(checker, value) -> bool:
+    """Integers only: not 4.0 (JSON Schema's own "integer" takes it), not true, within int64."""
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and -INT64_MAX - 1 <= value <= INT64_MAX
+    )
+
+
+def _is_number(checker, value) -> bool:
+    """Finite numbers that float32 holds: .nan, .inf and 1e39 are no learning rate."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return (
+        abs(value) <= FLOAT32_MAX
+        if isinstance(value, int)
+        else math.isfinite(value) and abs(value) <= FLOAT32_MAX
+    )
+
+
+Validator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"integer": _is_integer, "number": _is_number}
+    ),
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,6 +121,41 @@ def _expected(types) -> str:
     if len(words) <= 2:
         return " or ".join(words)
     return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _yaml_number(value: float) -> str:
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    return repr(value)
+
+
+def _type_message(types, value) -> str:
+    """'expected <types>, got <value>', and why where the value looks right but is not."""
+    wanted = [types] if isinstance(types, str) else list(types)
+    is_num = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if is_num and "integer" in wanted and not _is_integer(None, value):
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            exact = f"{int(value)}" if abs(value) < 1e16 else "the number in digits"
+            return (
+                f"expected {_expected(wanted)}, got {_yaml_number(value)}, which is read as a "
+                f"float; write {exact} (no decimal point, no exponent)"
+            )
+        if isinstance(value, int):
+            return f"the integer {value} is out of range: at most {INT64_MAX} (2^63 - 1)"
+    if is_num and "number" in wanted and not _is_number(None, value):
+        if isinstance(value, float) and not math.isfinite(value):
+            what = " (not a number)" if math.isnan(value) else ""
+            return f"expected a finite number, got {_yaml_number(value)}{what}"
+        return (
+            f"{_show(value)} is too large: the graphs compute in float32, whose largest number "
+            f"is {FLOAT32_MAX:.4g}"
+        )
+    message = f"expected {_expected(wanted)}, got {_describe(value)}"
+    if "boolean" in wanted and isinstance(value, str) and value.lower() in _YAML11_BOOLS:
+        message += " (YAML 'yes'/'no' are strings here; write true or false)"
+    return message
 
 
 def _plural(noun: str) -> str:
@@ -231,11 +299,7 @@ class _Explainer:
     # --- kinds of values
 
     def _on_type(self, error, path):
-        value, types = error.instance, error.validator_value
-        wanted = [types] if isinstance(types, str) else list(types)
-        message = f"expected {_expected(wanted)}, got {_describe(value)}"
-        if "boolean" in wanted and isinstance(value, str) and value.lower() in _YAML11_BOOLS:
-            message += " (YAML 'yes'/'no' are strings here; write true or false)"
+        message = _type_message(error.validator_value, error.instance)
         return [_Problem(path, message, identity=("type",))]
 
     def _on_enum(self, error, path):
@@ -437,7 +501,7 @@ class _Explainer:
                         for t in [wanted] if isinstance(wanted, str) else wanted:
                             if t not in types:
                                 types.append(t)
-            message = f"expected {_expected(types)}, got {_describe(error.instance)}"
+            message = _type_message(types, error.instance)
             return [_Problem(path, message, identity=("type",))]
 
         right_kind = [errs for errs in fitting if not wrong_kind(errs)]
@@ -497,7 +561,7 @@ def _tidy(problems: list[_Problem]) -> list[_Problem]:
 
 def check_schema(data, schema: dict, source: SourceMap, filename: str) -> list[Diagnostic]:
     """Every way data breaks schema, one Diagnostic each, in file order."""
-    validator = Draft202012Validator(schema)
+    validator = Validator(schema)
     explainer = _Explainer(schema)
     problems: list[_Problem] = []
     for error in validator.iter_errors(data):
@@ -523,7 +587,7 @@ _NO_DEFAULT = object()
 class _Defaults:
     def __init__(self, schema):
         self.index = _SchemaIndex(schema)
-        self.validator = Draft202012Validator(schema)
+        self.validator = Validator(schema)
         self._checkers: dict[int, Any] = {}
 
     def matches(self, schema, instance) -> bool:

@@ -289,7 +289,16 @@ class _Builder:
     def scalar(self, node: ScalarNode, path: Path):
         text, tag = node.value, node.tag
         if tag == _PLAIN:
-            return _resolve_plain(text)
+            value = _resolve_plain(text)
+            if isinstance(value, float) and math.isinf(value) and _FLOAT_RE.match(text):
+                self.problem(
+                    _pos(node.start_mark),
+                    path,
+                    f"the number {text} is too large: it overflows to infinity; a spec's "
+                    f"numbers must be finite",
+                )
+                return None
+            return value
         if tag == _STR:
             return self.string(text, node, path)
         if tag in (_INT, _FLOAT, _BOOL, _NULL):
