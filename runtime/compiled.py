@@ -10,17 +10,21 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
 
-from nnc.compiler.graphs import Preprocess, TrainingGraphs, inference_model, training_graphs
 from nnc.compiler.network import Network
 from nnc.compiler.optim import DEFAULT_OPTIMIZER
 from nnc.compiler.spec.errors import Diagnostic, SpecError
 from nnc.compiler.spec.model import Spec, load_spec, spec_from_document, thaw
 from nnc.runtime.data import Dataset, TargetSpec, load_data
 from nnc.runtime.errors import RunError
+
+if TYPE_CHECKING:  # graphs and onnx are imported when a graph is built: validate needs neither
+    import onnx
+
+    from nnc.compiler.graphs import TrainingGraphs
 
 
 class Compiled:
@@ -45,6 +49,8 @@ class Compiled:
     def graphs(self) -> TrainingGraphs | None:
         """The gradient, train-step and eval graphs (None without a loss), built on first use."""
         if self._graphs is None and self.trainable:
+            from nnc.compiler.graphs import training_graphs
+
             self._graphs = training_graphs(self.net, self.dtype, self.steps_per_epoch or 1)
         return self._graphs
 
@@ -60,6 +66,8 @@ class Compiled:
     ) -> onnx.ModelProto:
         """The inference graph with `values` (default: the initial ones) as initializers, the
         data's fitted preprocessing baked in and its class names in the metadata."""
+        from nnc.compiler.graphs import Preprocess, inference_model
+
         values = self.initial_values() if values is None else values
         pre = names = None
         if data is not None:
