@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -27,10 +26,14 @@ from nnc.compiler.spec.schema import (
 
 
 def _freeze(value: Any) -> Any:
+    """Dicts and lists (as loaded) to read-only mappings and tuples; scalars are left as they are
+    without a call each (inline data is most of a big spec, and most of it numbers)."""
     if isinstance(value, Mapping):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+        return MappingProxyType(
+            {k: _freeze(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+        )
     if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
+        return tuple([_freeze(v) if isinstance(v, (dict, list)) else v for v in value])
     return value
 
 
@@ -116,27 +119,37 @@ def _upgrade(doc: dict, filename: str, source) -> dict:
 
 
 def load_spec(path: str | os.PathLike) -> Spec:
-    from nnc.compiler.spec.loader import read_spec_file
+    from nnc.compiler.spec.loader import gc_paused, read_spec_file
 
-    data, source = read_spec_file(path)
-    return spec_from_document(data, source, str(path), os.path.dirname(os.path.abspath(path)))
+    with gc_paused():  # once for the whole load: each pause ends in a pass over what it made
+        data, source = read_spec_file(path)
+        return spec_from_document(data, source, str(path), os.path.dirname(os.path.abspath(path)))
 
 
 def parse_spec(text: str, filename: str = "<spec>", base_dir: str = ".") -> Spec:
-    from nnc.compiler.spec.loader import load_yaml
+    from nnc.compiler.spec.loader import gc_paused, load_yaml
 
-    data, source = load_yaml(text, filename)
-    return spec_from_document(data, source, filename, base_dir)
+    with gc_paused():
+        data, source = load_yaml(text, filename)
+        return spec_from_document(data, source, filename, base_dir)
 
 
 def spec_from_document(doc, source, filename: str, base_dir: str) -> Spec:
+    from nnc.compiler.spec.loader import gc_paused
+
+    with gc_paused():  # a big document is many containers, none of them in a cycle
+        return _spec_from_document(doc, source, filename, base_dir)
+
+
+def _spec_from_document(doc, source, filename: str, base_dir: str) -> Spec:
     from nnc.compiler.spec.diagnostics import check_schema
 
     doc = _upgrade(doc, filename, source)
     diags = check_schema(doc, schema(), source, filename)
     if diags:
         raise SpecError(diags)
-    doc = copy.deepcopy(doc)
+    # Nothing below changes doc: the frozen document is a copy, and so is every merged section.
+    document = _freeze(doc)
     layers = []
     for i, raw in enumerate(doc["layers"]):
         cls = LAYERS[raw["type"]]
@@ -165,8 +178,8 @@ def spec_from_document(doc, source, filename: str, base_dir: str) -> Spec:
         regularization=_freeze({**o.defaults(REGULARIZATION), **doc.get("regularization", {})}),
         optimizer=_freeze(optimizer_options(optimizer)),
         train=_freeze(train),
-        data=_freeze(doc["data"]) if doc.get("data") is not None else None,
-        document=_freeze(doc),
+        data=document.get("data"),
+        document=document,
         filename=filename,
         base_dir=base_dir,
         source=source,
