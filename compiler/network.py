@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +11,7 @@ from nnc.compiler.activations import ACTIVATIONS
 from nnc.compiler.init import init_problem, initial_value
 from nnc.compiler.layers import LAYERS, Layer, ParamDecl, PerSample, ShapeError
 from nnc.compiler.losses import LOSSES, Target
+from nnc.compiler.optim import OPTIMIZERS
 from nnc.compiler.spec.errors import Diagnostic, SpecError
 from nnc.compiler.spec.model import Spec
 
@@ -60,9 +62,61 @@ class Network:
             self.nodes.append(Node(layer, tuple(inputs), ls.index))
         self.output = prev
         if not diags:
+            diags.extend(self._check_memory())
+        if not diags:
             diags.extend(self._check_loss())
         if diags:
             raise SpecError(diags)
+
+    def memory_estimate(self) -> dict[str, int]:
+        """Bytes each layer ("input" for the network's input) needs at least to train, float32:
+        parameters, their gradients and optimizer state, and the layer's output for a batch
+        (train.batch_size samples) with its gradient; without a loss, parameters and outputs."""
+        training = self.spec.loss is not None
+        opt = self.spec.optimizer
+        slots = len(OPTIMIZERS[opt["type"]].state_for(opt)) if training else 0
+        per_param = {name: 0 for name in self.shapes}
+        for p in self.params:
+            learns = training and p.trainable and not p.state
+            count = math.prod(p.shape)  # Python ints: no int64 overflow for absurd sizes
+            per_param[p.name.rsplit(".", 1)[0]] += count * (2 + slots if learns else 1)
+        batch = int(self.spec.train["batch_size"])
+        copies = 2 if training else 1  # outputs kept for the backward pass, and their gradients
+        return {
+            name: 4 * (per_param[name] + copies * batch * math.prod(shape))
+            for name, shape in self.shapes.items()
+        }
+
+    def _check_memory(self) -> list[Diagnostic]:
+        """Refuses a network too big to allocate before anything is allocated."""
+        limit_gb = float(self.spec.train["max_memory_gb"])
+        need = self.memory_estimate()
+        total = sum(need.values())
+        if total <= limit_gb * 1e9:
+            return []
+        worst = max(need, key=lambda name: need[name])
+        what = "train" if self.spec.loss is not None else "run"
+        message = (
+            f"the network needs about {_bytes(total)} of memory to {what} (float32 parameters"
+            f"{', gradients and optimizer state' if what == 'train' else ''} and a batch of "
+            f"{self.spec.train['batch_size']}), more than train.max_memory_gb: {limit_gb:g}; "
+        )
+        if worst == "input":
+            path: tuple = ("input", "shape")
+            message += f"the input alone ({list(self.shapes['input'])} per sample) takes "
+        else:
+            node = next(n for n in self.nodes if n.layer.name == worst)
+            path = ("layers", node.spec_index)
+            count = sum(math.prod(p.shape) for p in self.params if p.name.startswith(worst + "."))
+            message += (
+                f"this {node.layer.type} layer ({count:,} parameters, output "
+                f"{list(node.layer.out_shape)} per sample) takes "
+            )
+        message += (
+            f"{_bytes(need[worst])}. Make it smaller, or raise the limit "
+            f"(train: {{max_memory_gb: {_raise_to(total)}}}) if the machine has the memory"
+        )
+        return [self.spec.error(path, message)]
 
     def _shape_error(self, index: int, e: ShapeError, shapes: str) -> Diagnostic:
         path = ("layers", index) + ((e.field,) if e.field else ())
@@ -180,6 +234,19 @@ class Network:
         lines.append(f"Trainable parameters: {train:,}")
         lines.append(f"Frozen/state:         {total - train:,}")
         return "\n".join(lines)
+
+
+def _bytes(n: int) -> str:
+    """1234567 -> '1.2 MB' (decimal units, as max_memory_gb)."""
+    for unit, size in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _raise_to(n: int) -> str:
+    """A max_memory_gb that admits n bytes: the next whole number of gigabytes, at least 1."""
+    return str(max(1, math.ceil(n / 1e9)))
 
 
 def _shape(s: PerSample) -> str:

@@ -84,6 +84,13 @@ TRAIN = {
         "fine-tuning: copy parameters from an earlier run",
         None,
     ),
+    "max_memory_gb": o.number(
+        "refuse a network whose estimated training memory exceeds this many gigabytes (10^9 "
+        "bytes): float32 parameters, gradients and optimizer state, plus one batch's layer "
+        "outputs and their gradients; raise it for a bigger machine",
+        16.0,
+        exclusive_minimum=0,
+    ),
     "nan_guard": o.boolean(
         "stop at the first non-finite loss or gradient, naming the tensor; false skips such "
         "steps' updates and goes on",
