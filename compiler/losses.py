@@ -222,9 +222,14 @@ LOSSES.add(
 )
 
 
+def metric_names(target: Target) -> tuple[str, ...]:
+    """The names `metrics` gives its outputs for this target (what early stopping may watch)."""
+    return ("mae",) if target.kind == "real" else ("accuracy",)
+
+
 def metrics(b: GraphBuilder, ldef: LossDef, target: Target, y: str, s: str, t: str) -> dict:
     """Metrics as graph outputs: accuracy for classification (decided on the loss's scores `s`),
-    MAE for regression."""
+    MAE for regression; named as `metric_names` says."""
     to = elem_type(b.dtype)
     if target.kind == "class_index":
         pred = b.op("ArgMax", [s], axis=-1, keepdims=0)

@@ -10,7 +10,8 @@ import numpy as np
 from nnc.compiler.activations import ACTIVATIONS
 from nnc.compiler.init import init_problem, initial_value
 from nnc.compiler.layers import LAYERS, Layer, ParamDecl, PerSample, ShapeError
-from nnc.compiler.losses import LOSSES, Target
+from nnc.compiler.losses import LOSSES, Target, metric_names
+from nnc.compiler.names import did_you_mean
 from nnc.compiler.optim import OPTIMIZERS
 from nnc.compiler.spec.errors import Diagnostic, SpecError
 from nnc.compiler.spec.model import Spec
@@ -65,6 +66,8 @@ class Network:
             diags.extend(self._check_memory())
         if not diags:
             diags.extend(self._check_loss())
+        if not diags:
+            diags.extend(self._check_monitor())
         if diags:
             raise SpecError(diags)
 
@@ -179,6 +182,33 @@ class Network:
                 )
             ]
         return []
+
+    def metric_names(self) -> list[str]:
+        """Every name a training row may hold a value under: the loss, its metrics and the
+        learning rate, and val_ versions of the loss and metrics (with no validation data, early
+        stopping reads a val_ name as the training metric of that name)."""
+        if self.spec.loss is None:
+            return []
+        measured = ["loss", *metric_names(self.target())]
+        return [*measured, "lr", *(f"val_{m}" for m in measured)]
+
+    def _check_monitor(self) -> list[Diagnostic]:
+        """An early_stopping.monitor that names no metric, found now rather than after an epoch."""
+        stopping = self.spec.train.get("early_stopping")
+        if not stopping or self.spec.loss is None:
+            return []
+        monitor, known = stopping["monitor"], self.metric_names()
+        if monitor in known:
+            return []
+        guess = did_you_mean(monitor, known)
+        hint = f" (did you mean {guess!r}?)" if guess is not None else ""
+        return [
+            self.spec.error(
+                ("train", "early_stopping", "monitor"),
+                f"no metric {monitor!r} to monitor{hint}; this spec's training records "
+                + ", ".join(known),
+            )
+        ]
 
     def target(self) -> Target:
         if self.spec.loss is None:

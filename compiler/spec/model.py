@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -19,6 +20,7 @@ from nnc.compiler.spec.schema import (
     EARLY_STOPPING,
     FORMAT_VERSION,
     INIT_FROM,
+    MAX_NAME_CHARS,
     REGULARIZATION,
     TRAIN,
     build_schema,
@@ -171,7 +173,7 @@ def _spec_from_document(doc, source, filename: str, base_dir: str) -> Spec:
     if train.get("init_from") is not None:
         train["init_from"] = {**o.defaults(INIT_FROM), **train["init_from"]}
     spec = Spec(
-        name=doc.get("name") or os.path.splitext(os.path.basename(filename))[0] or "model",
+        name=doc.get("name") or _name_from_file(filename),
         input_shape=tuple(doc["input"]["shape"]),
         layers=tuple(layers),
         loss=loss,
@@ -186,6 +188,12 @@ def _spec_from_document(doc, source, filename: str, base_dir: str) -> Spec:
     )
     _cross_checks(spec)
     return spec
+
+
+def _name_from_file(filename: str) -> str:
+    """A spec's default name, from its file's: made a valid `name` (it names run directories)."""
+    stem = os.path.splitext(os.path.basename(filename))[0]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:MAX_NAME_CHARS].strip("_") or "model"
 
 
 def _cross_checks(spec: Spec) -> None:

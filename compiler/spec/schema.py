@@ -17,6 +17,8 @@ from nnc.compiler.schedules import schedule_defs
 from nnc.compiler.spec.data_schema import DATA_SCHEMA
 
 FORMAT_VERSION = 1
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+MAX_NAME_CHARS = 100  # with "-<k>", far below the 255 bytes a file system allows in a file name
 
 REGULARIZATION = {
     "l2": o.number(
@@ -120,7 +122,13 @@ def build_schema() -> dict:
         "nnc": o.raw(
             {"type": "integer", "enum": [FORMAT_VERSION]}, "spec format version", FORMAT_VERSION
         ),
-        "name": o.string("model name", None, pattern=r"^[A-Za-z0-9_.-]+$"),
+        "name": o.string(
+            "model name; it names the run directories (runs/<name>-<k>), hence its characters "
+            "and length (default: the spec file's name)",
+            None,
+            pattern=NAME_PATTERN,
+            max_length=MAX_NAME_CHARS,
+        ),
         "description": o.string("free text", None),
         "input": o.raw(o.object_schema("input", INPUT), "the network input"),
         "layers": o.raw(
