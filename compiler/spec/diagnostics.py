@@ -28,6 +28,7 @@ KIND_KEY = "x-kind"
 _MAX_SHOWN = 60  # characters of a user's value quoted back in a message
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
 _DISCRIMINATOR = "type"
+_NO_EXAMPLE = object()
 
 # The graphs compute in float32 and index in int64: a number beyond these is no hyperparameter.
 FLOAT32_MAX = 3.4028234663852886e38
@@ -156,6 +157,21 @@ def _type_message(types, value) -> str:
     if "boolean" in wanted and isinstance(value, str) and value.lower() in _YAML11_BOOLS:
         message += " (YAML 'yes'/'no' are strings here; write true or false)"
     return message
+
+
+_PLAIN_STRING = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*\Z")
+
+
+def _flow(value) -> str:
+    """A value as YAML flow text, the way a spec writes it: {type: dense, units: 10}."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, str):
+        plain = _PLAIN_STRING.match(value) and value.lower() not in ("true", "false", "null")
+        return value if plain else json.dumps(value)
+    return _show(value)
 
 
 def _plural(noun: str) -> str:
@@ -300,7 +316,53 @@ class _Explainer:
 
     def _on_type(self, error, path):
         message = _type_message(error.validator_value, error.instance)
-        return [_Problem(path, message, identity=("type",))]
+        return [_Problem(path, self._with_example(message, error.schema, path), identity=("type",))]
+
+    # --- examples of the expected form
+
+    def _with_example(self, message: str, schema, path) -> str:
+        """message, and an example of what is expected where it is not plain from the words
+        (a mapping or a list: which keys, what shape), from the schema's `examples`."""
+        if "write " in message or "too large" in message or "out of range" in message:
+            return message  # the message says what to write already
+        key = path[-1] if path and isinstance(path[-1], str) else None
+        shown = []
+        for branch in self._branches(schema):
+            value = self._example(branch)
+            if value is _NO_EXAMPLE:
+                continue
+            text = f"{key}: {_flow(value)}" if key else _flow(value)
+            if text not in shown:
+                shown.append(text)
+        return f"{message}; for example {' or '.join(shown)}" if shown else message
+
+    def _branches(self, schema) -> list:
+        schema = self._resolved(schema)
+        if not isinstance(schema, dict):
+            return []
+        for key in ("oneOf", "anyOf"):
+            if key in schema:
+                return [b for sub in schema[key] for b in self._branches(sub)]
+        return [schema]
+
+    def _resolved(self, schema, seen: int = 0):
+        while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and seen < 20:
+            schema, seen = self.index.resolve(schema["$ref"]), seen + 1
+        return schema
+
+    def _example(self, schema, depth: int = 0):
+        """An example value for schema: its own `examples`, or for a list, a list of its item's;
+        none where the schema gives none (a made-up one would mislead more than it helps)."""
+        schema = self._resolved(schema)
+        if not isinstance(schema, dict) or depth > 4:
+            return _NO_EXAMPLE
+        if schema.get("examples"):
+            return schema["examples"][0]
+        if schema.get("type") == "array":
+            item = self._example(schema.get("items"), depth + 1)
+            if item is not _NO_EXAMPLE:
+                return [item] * max(1, int(schema.get("minItems", 1)))
+        return _NO_EXAMPLE
 
     def _on_enum(self, error, path):
         message = self._enum_message(error.instance, error.validator_value, error)
@@ -468,9 +530,28 @@ class _Explainer:
     # --- alternatives
 
     def _on_oneOf(self, error, path):
+        keys = self._one_of_keys(error.validator_value)
+        if keys and isinstance(error.instance, dict):
+            given = [k for k in keys if k in error.instance]
+            listed = ", ".join(keys)
+            if given:
+                message = f"has {' and '.join(given)}; give only one of {listed}"
+            else:
+                message = f"needs one of {listed}"
+            return [_Problem(path, message, identity=("one-of-keys",))]
         if not error.context:
             return [_Problem(path, "matches more than one of the allowed forms; make it one")]
         return self._alternatives(error, path)
+
+    @staticmethod
+    def _one_of_keys(branches) -> list[str]:
+        """The keys of a oneOf that asks for exactly one of them ({required: [k]} branches)."""
+        keys = []
+        for b in branches if isinstance(branches, list) else []:
+            if not (isinstance(b, dict) and set(b) == {"required"} and len(b["required"]) == 1):
+                return []
+            keys.append(b["required"][0])
+        return keys
 
     def _on_anyOf(self, error, path):
         return self._alternatives(error, path)
@@ -501,7 +582,7 @@ class _Explainer:
                         for t in [wanted] if isinstance(wanted, str) else wanted:
                             if t not in types:
                                 types.append(t)
-            message = _type_message(types, error.instance)
+            message = self._with_example(_type_message(types, error.instance), error.schema, path)
             return [_Problem(path, message, identity=("type",))]
 
         right_kind = [errs for errs in fitting if not wrong_kind(errs)]

@@ -25,6 +25,7 @@ from nnc.compiler.spec.schema import (
     TRAIN,
     build_schema,
 )
+from nnc.compiler.spec.shorthands import data_string_problem, expand_shorthands
 
 
 def _freeze(value: Any) -> Any:
@@ -146,8 +147,11 @@ def spec_from_document(doc, source, filename: str, base_dir: str) -> Spec:
 def _spec_from_document(doc, source, filename: str, base_dir: str) -> Spec:
     from nnc.compiler.spec.diagnostics import check_schema
 
-    doc = _upgrade(doc, filename, source)
+    doc = expand_shorthands(_upgrade(doc, filename, source))
     diags = check_schema(doc, schema(), source, filename)
+    if not diags and isinstance(doc.get("data"), str):  # the schema takes any string there
+        line, col = source.value_pos(("data",)) if source else (None, None)
+        diags = [Diagnostic(filename, line, col, "data", data_string_problem(doc["data"]))]
     if diags:
         raise SpecError(diags)
     # Nothing below changes doc: the frozen document is a copy, and so is every merged section.
