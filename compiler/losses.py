@@ -38,6 +38,8 @@ class LossDef:
     refuses_after: Mapping[str, str] = field(default_factory=dict)  # final activation -> why
     # binary and multi-label decisions: the score above which a label is 1 (0 on logits)
     threshold: float = 0.0
+    # how many classes a class_weight option weighs, from the output shape (None: no option)
+    class_count: Callable[[tuple[int, ...]], int] | None = None
 
 
 LOSSES: Registry[LossDef] = Registry("loss")
@@ -83,7 +85,61 @@ def _huber(b, y, t, delta=1.0, **_):
     return _mean(b, b.op("Add", [q2, b.op("Mul", [lin, b.scalar(delta)])]))
 
 
-def _bce(b, z, t, **_):
+CLASS_WEIGHT = o.raw(
+    {
+        "oneOf": [
+            {
+                "type": "object",
+                "propertyNames": {"pattern": "^[0-9]+$"},
+                "additionalProperties": {"type": "number", "minimum": 0},
+                "minProperties": 1,
+                "examples": [{"0": 1.0, "1": 5.0}],
+            },
+            {
+                "type": "array",
+                "items": {"type": "number", "minimum": 0},
+                "minItems": 2,
+                "examples": [[1.0, 5.0]],
+            },
+        ]
+    },
+    "weight of each class's samples in the loss, as Keras's class_weight: a mapping from class "
+    "index to weight (a class not named weighs 1), or a list of one weight per class; "
+    "binary_cross_entropy's classes are the target values 0 and 1. The loss is the mean over "
+    "all samples of weight x loss (not divided by the weights' sum), in training and evaluation",
+    None,
+)
+
+
+def class_weights(class_weight, n: int) -> list[float]:
+    """A class_weight option as written -> one weight per class (n of them)."""
+    if isinstance(class_weight, Mapping):
+        out = [1.0] * n
+        for k, w in class_weight.items():
+            out[int(k)] = float(w)
+        return out
+    return [float(w) for w in class_weight]
+
+
+def class_weight_problem(ldef: LossDef, opts: Mapping, shape: tuple[int, ...]) -> str | None:
+    """Why a class_weight option does not fit the output (a class it names is not there)."""
+    weights = opts.get("class_weight")
+    if weights is None or ldef.class_count is None:
+        return None
+    n = ldef.class_count(tuple(shape))
+    if isinstance(weights, Mapping):
+        beyond = sorted(int(k) for k in weights if int(k) >= n)
+        if beyond:
+            return (
+                f"class_weight names class {beyond[0]}, but {ldef.name} has {n} classes here "
+                f"(0 to {n - 1})"
+            )
+    elif len(weights) != n:
+        return f"class_weight has {len(weights)} weights, but {ldef.name} has {n} classes here"
+    return None
+
+
+def _bce(b, z, t, class_weight=None, **_):
     # Stable form on logits z: max(z, 0) - z t + log(1 + e^-|z|). Smooth as a whole, but its
     # pieces have corners at z = 0 (relu, abs), where per-op rules would give -t instead of
     # sigmoid(0) - t: the region takes the hand-derived rule dz = sigmoid(z) - t instead.
@@ -91,11 +147,21 @@ def _bce(b, z, t, **_):
     softplus = b.op("Softplus", [b.op("Neg", [b.op("Abs", [z])])])
     per = b.op("Add", [b.op("Sub", [b.op("Relu", [z]), b.op("Mul", [z, t])]), softplus])
     b.mark_region("SigmoidCrossEntropy", start, [z, t], [per])
+    if class_weight is not None:  # w0 (1 - t) + w1 t: the weight of each target value
+        w0, w1 = class_weights(class_weight, 2)
+        weight = b.op("Add", [b.op("Mul", [t, b.scalar(w1 - w0)]), b.scalar(w0)])
+        per = b.op("Mul", [per, weight])
     return _mean(b, per)
 
 
-def _cross_entropy(b, z, t, **_):
-    return b.op("SoftmaxCrossEntropyLoss", [z, t], reduction="mean")
+def _cross_entropy(b, z, t, class_weight=None, num_classes=2, **_):
+    if class_weight is None:
+        return b.op("SoftmaxCrossEntropyLoss", [z, t], reduction="mean")
+    # per-sample losses times their class's weight, averaged over the samples (Keras's mean);
+    # the op's own weights input would divide by the weights' sum (PyTorch's)
+    per = b.op("SoftmaxCrossEntropyLoss", [z, t], reduction="none")
+    weight = b.op("Gather", [b.const(class_weights(class_weight, num_classes)), t], axis=0)
+    return _mean(b, b.op("Mul", [per, weight]))
 
 
 def _hinge(b, s, t, margin=1.0, num_classes=2, **_):
@@ -162,8 +228,10 @@ LOSSES.add(
         "last activation is sigmoid (also behind dropout rate 0, flatten or reshape)",
         _binary,
         _bce,
+        {"class_weight": CLASS_WEIGHT},
         reads_through=("sigmoid",),
         refuses_after=_PROBABILITIES,
+        class_count=lambda shape: 2,
     ),
 )
 LOSSES.add(
@@ -200,9 +268,11 @@ LOSSES.add(
         "softmax or log_softmax",
         _classes,
         _cross_entropy,
+        {"class_weight": CLASS_WEIGHT},
         reads_through=("softmax", "log_softmax"),
         min_classes=2,
         few_classes_hint="use binary_cross_entropy for one sigmoid output",
+        class_count=lambda shape: shape[-1],
     ),
 )
 LOSSES.add(

@@ -10,7 +10,7 @@ import numpy as np
 from nnc.compiler.activations import ACTIVATIONS
 from nnc.compiler.init import init_problem, initial_value
 from nnc.compiler.layers import LAYERS, Layer, ParamDecl, PerSample, ShapeError
-from nnc.compiler.losses import LOSSES, Target, metric_names
+from nnc.compiler.losses import LOSSES, Target, class_weight_problem, metric_names
 from nnc.compiler.names import did_you_mean
 from nnc.compiler.optim import OPTIMIZERS
 from nnc.compiler.spec.errors import Diagnostic, SpecError
@@ -167,6 +167,9 @@ class Network:
                     f"{list(shape)}{hint}",
                 )
             ]
+        weights = class_weight_problem(ldef, self.spec.loss[1], shape)
+        if weights is not None:
+            return [self.spec.error(("loss", "class_weight"), weights)]
         act, between = self.output_activation()
         if act is not None and act in ldef.refuses_after:
             return [self.spec.error(("loss",), ldef.refuses_after[act])]

@@ -22,6 +22,7 @@ from jsonschema.exceptions import ValidationError, relevance
 
 from nnc.compiler.names import did_you_mean
 from nnc.compiler.spec.errors import Diagnostic, format_path
+from nnc.compiler.spec.foreign import foreign_key, foreign_value
 from nnc.compiler.spec.loader import SourceMap
 
 KIND_KEY = "x-kind"
@@ -389,6 +390,13 @@ class _Explainer:
             noun, listing = "value", "allowed values"
         message = f"unknown {noun} {_show(value)}"
         names = ", ".join(_listed(a) for a in allowed)
+        foreign = foreign_value(place.kind or place.own_kind, value, allowed)
+        if foreign is not None:
+            ours, note = foreign
+            if ours is None:
+                return f"{message}: {note}"
+            said = f"{message}; nnc calls it {ours!r}" + (f" ({note})" if note else "")
+            return f"{said}. {listing[0].upper()}{listing[1:]}: {names}"
         guess = did_you_mean(value, [a for a in allowed if isinstance(a, str)])
         if guess is not None and guess != value:
             return f"{message}; did you mean {guess!r}? {listing[0].upper()}{listing[1:]}: {names}"
@@ -507,19 +515,38 @@ class _Explainer:
             for key in error.instance
             if key not in known and not any(p.search(key) for p in patterns)
         ]
-        return [self._unknown_key(path, key, known) for key in extras] or None
+        context = self._context(error.schema, path)
+        return [self._unknown_key(path, key, known, context) for key in extras] or None
 
     def _on_unevaluatedProperties(self, error, path):
         if error.validator_value is not False or not isinstance(error.instance, dict):
             return None
         known = self.index.declared_properties(error.schema)
         extras = [key for key in error.instance if key not in known]
-        return [self._unknown_key(path, key, known) for key in extras] or None
+        context = self._context(error.schema, path)
+        return [self._unknown_key(path, key, known, context) for key in extras] or None
+
+    def _context(self, schema, path) -> str | None:
+        """What kind of mapping schema is (its x-kind), else the key it is under: where a
+        foreign key is looked up (foreign.KEYS)."""
+        kind = self.index.place(schema).own_kind
+        if kind:
+            return kind
+        return path[-1] if path and isinstance(path[-1], str) else None
 
     @staticmethod
-    def _unknown_key(path, key, known) -> _Problem:
+    def _unknown_key(path, key, known, context=None) -> _Problem:
+        foreign = foreign_key(context, key, known) if isinstance(key, str) else None
         guess = did_you_mean(key, known)
-        if guess is not None:
+        if foreign is not None:
+            ours, note = foreign
+            if ours is None:
+                message = f"unknown key {key!r}: {note}"
+            else:
+                message = f"unknown key {key!r}; nnc calls it {ours!r}" + (
+                    f" ({note})" if note else ""
+                )
+        elif guess is not None:
             message = f"unknown key {key!r}; did you mean {guess!r}?"
         elif known:
             message = f"unknown key {key!r}; known keys: {', '.join(sorted(known))}"

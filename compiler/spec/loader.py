@@ -3,7 +3,8 @@
 PyYAML's composer turns the text into nodes; the values are built here rather than by its
 constructors, so that no tag can construct an object, scalars follow the YAML 1.2 core schema
 (``1e-3`` is a float, ``yes`` is a string), duplicate keys are reported, alias expansion is bounded,
-and each value and key keeps its line and column for error messages.
+and each value and key keeps its line and column for error messages. Keys are strings, as JSON's:
+an integer key (a class index) becomes its decimal string; other non-string keys are refused.
 
 Merge keys (``<<: *defaults``) are supported, since shared layer settings are a common use of
 anchors: keys written in the mapping win over merged ones, and earlier merged mappings win over
@@ -439,6 +440,9 @@ class _Builder:
             self.problem(at, path, "a mapping key must be a plain string, not a list or mapping")
             return _NO_VALUE
         value = self.scalar(target, path)
+        if type(value) is int:
+            # class indices ({0: 1.0, 1: 5.0}, Keras's class_weight): a JSON key is a string
+            return str(value)
         if not isinstance(value, str):
             if not target.value:
                 self.problem(at, path, "empty key; keys must be non-empty strings")
