@@ -167,11 +167,18 @@ def _expand_at(node: Any, path: tuple[str, ...], shorthand: Shorthand) -> Any:
     return out
 
 
-def examples() -> Iterator[tuple[str, str, str]]:
-    """(short, long, note) of every shorthand, for the reference."""
+def examples() -> Iterator[tuple[list[str], str, str, str]]:
+    """(where, short, long, note) of every shorthand, for the reference: where lists the dotted
+    paths at which the same shorthand applies (a source under data:, data.validation: ...)."""
+    seen: dict[tuple[str, str], tuple[list[str], str]] = {}
     for s in shorthands():
         for i, (short, long) in enumerate(s.examples):
-            yield short, long, s.note if i == len(s.examples) - 1 else ""
+            note = s.note if i == len(s.examples) - 1 else ""
+            where, _ = seen.setdefault((short, long), ([], note))
+            if ".".join(s.path) not in where:
+                where.append(".".join(s.path))
+    for (short, long), (where, note) in seen.items():
+        yield where, short, long, note
 
 
 def data_string_problem(value: str) -> str:
