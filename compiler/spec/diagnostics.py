@@ -670,9 +670,10 @@ def _tidy(problems: list[_Problem]) -> list[_Problem]:
 def check_schema(data, schema: dict, source: SourceMap, filename: str) -> list[Diagnostic]:
     """Every way data breaks schema, one Diagnostic each, in file order."""
     validator = Validator(schema)
-    explainer = _Explainer(schema)
+    explainer = None  # its index of the schema is built only for a spec with errors
     problems: list[_Problem] = []
     for error in validator.iter_errors(data):
+        explainer = explainer or _Explainer(schema)
         problems.extend(explainer.explain(error))
     diagnostics = []
     for problem in _tidy(problems):
