@@ -78,17 +78,15 @@ class Network:
         training = self.spec.loss is not None
         opt = self.spec.optimizer
         slots = len(OPTIMIZERS[opt["type"]].state_for(opt)) if training else 0
-        per_param = {name: 0 for name in self.shapes}
-        for p in self.params:
-            learns = training and p.trainable and not p.state
-            count = math.prod(p.shape)  # Python ints: no int64 overflow for absurd sizes
-            per_param[p.name.rsplit(".", 1)[0]] += count * (2 + slots if learns else 1)
         batch = int(self.spec.train["batch_size"])
         copies = 2 if training else 1  # outputs kept for the backward pass, and their gradients
-        return {
-            name: 4 * (per_param[name] + copies * batch * math.prod(shape))
-            for name, shape in self.shapes.items()
-        }
+        # Python ints throughout: no int64 overflow for absurd sizes
+        need = {name: 4 * copies * batch * math.prod(shape) for name, shape in self.shapes.items()}
+        for p in self.params:
+            learns = training and p.trainable and not p.state
+            layer = p.name.rsplit(".", 1)[0]
+            need[layer] = need.get(layer, 0) + 4 * math.prod(p.shape) * (2 + slots if learns else 1)
+        return need
 
     def _check_memory(self) -> list[Diagnostic]:
         """Refuses a network too big to allocate before anything is allocated."""
@@ -104,11 +102,11 @@ class Network:
             f"{', gradients and optimizer state' if what == 'train' else ''} and a batch of "
             f"{self.spec.train['batch_size']}), more than train.max_memory_gb: {limit_gb:g}; "
         )
-        if worst == "input":
+        node = next((n for n in self.nodes if n.layer.name == worst), None)
+        if node is None:  # the input
             path: tuple = ("input", "shape")
             message += f"the input alone ({list(self.shapes['input'])} per sample) takes "
         else:
-            node = next(n for n in self.nodes if n.layer.name == worst)
             path = ("layers", node.spec_index)
             count = sum(math.prod(p.shape) for p in self.params if p.name.startswith(worst + "."))
             message += (

@@ -84,3 +84,13 @@ def test_the_example_specs_fit_the_default_limit():
     alexnet = Network(load_spec(SPECS / "alexnet.yaml"))
     assert 2e9 < sum(alexnet.memory_estimate().values()) < 4e9
     assert math.prod(alexnet.shapes["input"]) == 3 * 227 * 227
+
+
+def test_an_input_too_big_is_blamed_on_the_input_shape():
+    text = "nnc: 1\ninput: {shape: [10000, 10000]}\nlayers:\n  - {type: flatten}\n"
+    with pytest.raises(SpecError) as info:
+        Network(parse_spec(text, "big.yaml"))
+    (d,) = info.value.diagnostics
+    assert (d.line, d.path) == (2, "input.shape")
+    assert "to run (float32 parameters and a batch of 32)" in d.message
+    assert "the input alone ([10000, 10000] per sample) takes 12.8 GB" in d.message
