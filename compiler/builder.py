@@ -1,21 +1,30 @@
-"""A tape-style ONNX graph builder with scoped, deterministic names and a constant cache."""
+"""A tape-style ONNX graph builder with scoped, deterministic names and a constant cache.
+
+onnx is imported where a graph is built, not with this module: the layers, losses and optimizers
+import the builder, and `nnc validate` and `nnc summary` need their shapes, never a graph (onnx
+costs more to import than the rest of a validation).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 from nnc.compiler.opset import DOMAIN, IR_VERSION, OPSET
+
+if TYPE_CHECKING:
+    import onnx
 
 Shape = Sequence[int | str | None]
 
 
 def elem_type(dtype) -> int:
+    from onnx import helper
+
     return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
 
 
@@ -63,12 +72,16 @@ class GraphBuilder:
 
     def refer(self, name: str, shape: Shape, dtype=None) -> str:
         """Declare that this subgraph reads `name` from an enclosing graph."""
+        from onnx import helper
+
         dt = self.dtype if dtype is None else dtype
         self.outer.append(helper.make_tensor_value_info(name, elem_type(dt), list(shape)))
         return name
 
     def graph(self) -> onnx.GraphProto:
         """This builder's nodes as a subgraph (no initializers: they belong to the outer graph)."""
+        from onnx import helper
+
         return helper.make_graph(self.nodes, self.name, self.inputs, self.outputs)
 
     # -- names ---------------------------------------------------------------------------------
@@ -106,6 +119,8 @@ class GraphBuilder:
         self._taken.update(n for n in names if n)
         attrs = {k: v for k, v in attrs.items() if v is not None}
         inputs = [self._renamed.get(i, i) for i in inputs]
+        from onnx import helper
+
         node = helper.make_node(op_type, inputs, names, name=node_name, domain=DOMAIN, **attrs)
         self.nodes.append(node)
         return names[0] if single else names
@@ -164,12 +179,16 @@ class GraphBuilder:
         return self.op("Cast", [hit], to=elem_type(self.dtype))
 
     def add_input(self, name: str, shape: Shape, dtype=None) -> str:
+        from onnx import helper
+
         dt = self.dtype if dtype is None else dtype
         self.inputs.append(helper.make_tensor_value_info(name, elem_type(dt), list(shape)))
         self._taken.add(name)
         return name
 
     def add_output(self, name: str, shape: Shape | None, dtype=None) -> str:
+        from onnx import helper
+
         dt = self.dtype if dtype is None else dtype
         shp = None if shape is None else list(shape)
         self.outputs.append(helper.make_tensor_value_info(name, elem_type(dt), shp))
@@ -210,6 +229,8 @@ class GraphBuilder:
         return new
 
     def model(self, doc: str = "", metadata: dict[str, str] | None = None) -> onnx.ModelProto:
+        from onnx import helper, numpy_helper
+
         inits = [numpy_helper.from_array(v, k) for k, v in self.initializers.items()]
         graph = helper.make_graph(
             self.nodes,
@@ -235,4 +256,6 @@ class GraphBuilder:
 
 
 def float_type(dtype) -> int:
+    from onnx import TensorProto
+
     return TensorProto.DOUBLE if np.dtype(dtype) == np.float64 else TensorProto.FLOAT

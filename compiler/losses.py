@@ -41,6 +41,8 @@ class LossDef:
     threshold: float = 0.0
     # the policy for a network with a single output, where it differs (hinge: binary there)
     one_output: LossDef | None = None
+    # how many classes a class_weight option weighs, from the output shape (None: no option)
+    class_count: Callable[[tuple[int, ...]], int] | None = None
 
     def for_output(self, shape: tuple[int, ...]) -> LossDef:
         """The policy for a network whose output has this per-sample shape."""
@@ -98,7 +100,61 @@ def _huber(b, y, t, delta=1.0, **_):
     return _mean(b, b.op("Add", [q2, b.op("Mul", [lin, b.scalar(delta)])]))
 
 
-def _bce(b, z, t, **_):
+CLASS_WEIGHT = o.raw(
+    {
+        "oneOf": [
+            {
+                "type": "object",
+                "propertyNames": {"pattern": "^[0-9]+$"},
+                "additionalProperties": {"type": "number", "minimum": 0},
+                "minProperties": 1,
+                "examples": [{"0": 1.0, "1": 5.0}],
+            },
+            {
+                "type": "array",
+                "items": {"type": "number", "minimum": 0},
+                "minItems": 2,
+                "examples": [[1.0, 5.0]],
+            },
+        ]
+    },
+    "weight of each class's samples in the loss, as Keras's class_weight: a mapping from class "
+    "index to weight (a class not named weighs 1), or a list of one weight per class; "
+    "binary_cross_entropy's classes are the target values 0 and 1. The loss is the mean over "
+    "all samples of weight x loss (not divided by the weights' sum), in training and evaluation",
+    None,
+)
+
+
+def class_weights(class_weight, n: int) -> list[float]:
+    """A class_weight option as written -> one weight per class (n of them)."""
+    if isinstance(class_weight, Mapping):
+        out = [1.0] * n
+        for k, w in class_weight.items():
+            out[int(k)] = float(w)
+        return out
+    return [float(w) for w in class_weight]
+
+
+def class_weight_problem(ldef: LossDef, opts: Mapping, shape: tuple[int, ...]) -> str | None:
+    """Why a class_weight option does not fit the output (a class it names is not there)."""
+    weights = opts.get("class_weight")
+    if weights is None or ldef.class_count is None:
+        return None
+    n = ldef.class_count(tuple(shape))
+    if isinstance(weights, Mapping):
+        beyond = sorted(int(k) for k in weights if int(k) >= n)
+        if beyond:
+            return (
+                f"class_weight names class {beyond[0]}, but {ldef.name} has {n} classes here "
+                f"(0 to {n - 1})"
+            )
+    elif len(weights) != n:
+        return f"class_weight has {len(weights)} weights, but {ldef.name} has {n} classes here"
+    return None
+
+
+def _bce(b, z, t, class_weight=None, **_):
     # Stable form on logits z: max(z, 0) - z t + log(1 + e^-|z|). Smooth as a whole, but its
     # pieces have corners at z = 0 (relu, abs), where per-op rules would give -t instead of
     # sigmoid(0) - t: the region takes the hand-derived rule dz = sigmoid(z) - t instead.
@@ -106,10 +162,14 @@ def _bce(b, z, t, **_):
     softplus = b.op("Softplus", [b.op("Neg", [b.op("Abs", [z])])])
     per = b.op("Add", [b.op("Sub", [b.op("Relu", [z]), b.op("Mul", [z, t])]), softplus])
     b.mark_region("SigmoidCrossEntropy", start, [z, t], [per])
+    if class_weight is not None:  # w0 (1 - t) + w1 t: the weight of each target value
+        w0, w1 = class_weights(class_weight, 2)
+        weight = b.op("Add", [b.op("Mul", [t, b.scalar(w1 - w0)]), b.scalar(w0)])
+        per = b.op("Mul", [per, weight])
     return _mean(b, per)
 
 
-def _cross_entropy(b, z, t, num_classes=2, **_):
+def _cross_entropy(b, z, t, class_weight=None, num_classes=2, **_):
     # -log softmax(z)[t] from LogSoftmax and a one-hot product: every runtime has these (tract
     # lacks SoftmaxCrossEntropyLoss); the region's rule gives the fused gradient softmax - onehot
     start = len(b.nodes)
@@ -120,6 +180,12 @@ def _cross_entropy(b, z, t, num_classes=2, **_):
     b.mark_region(
         "SoftmaxCrossEntropy", start, [z, t], [per], saved={"logp": logp, "onehot": onehot}
     )
+    if class_weight is not None:
+        # per-sample losses times their class's weight, averaged over the samples (Keras's
+        # mean; PyTorch's weighted mean divides by the weights' sum instead)
+        table = b.const(class_weights(class_weight, num_classes))
+        weight = b.op("ReduceSum", [b.op("Mul", [onehot, table]), b.ints([-1])], keepdims=0)
+        per = b.op("Mul", [per, weight])
     return _mean(b, per)
 
 
@@ -218,8 +284,10 @@ LOSSES.add(
         "last activation is sigmoid (also behind dropout rate 0, flatten or reshape)",
         _binary,
         _bce,
+        {"class_weight": CLASS_WEIGHT},
         reads_through=("sigmoid",),
         refuses_after=_PROBABILITIES,
+        class_count=lambda shape: 2,
     ),
 )
 LOSSES.add(
@@ -256,9 +324,11 @@ LOSSES.add(
         "softmax or log_softmax",
         _classes,
         _cross_entropy,
+        {"class_weight": CLASS_WEIGHT},
         reads_through=("softmax", "log_softmax"),
         min_classes=2,
         few_classes_hint="use binary_cross_entropy for one sigmoid output",
+        class_count=lambda shape: shape[-1],
     ),
 )
 
@@ -330,9 +400,14 @@ LOSSES.add(
 )
 
 
+def metric_names(target: Target) -> tuple[str, ...]:
+    """The names `metrics` gives its outputs for this target (what early stopping may watch)."""
+    return ("mae",) if target.kind == "real" else ("accuracy",)
+
+
 def metrics(b: GraphBuilder, ldef: LossDef, target: Target, y: str, s: str, t: str) -> dict:
     """Metrics as graph outputs: accuracy for classification (decided on the loss's scores `s`),
-    MAE for regression."""
+    MAE for regression; named as `metric_names` says."""
     to = elem_type(b.dtype)
     if target.kind == "class_index":
         pred = b.op("ArgMax", [s], axis=-1, keepdims=0)

@@ -21,8 +21,16 @@ def did_you_mean(word: object, choices: Iterable[object]) -> str | None:
     folded = {c.lower(): c for c in names}
     if word.lower() in folded:
         return folded[word.lower()]
+    bare = {_bare(c): c for c in names}  # MaxPool2d, max-pool2d: max_pool2d
+    if _bare(word) in bare:
+        return bare[_bare(word)]
     close = difflib.get_close_matches(word.lower(), list(folded), n=1, cutoff=0.6)
     return folded[close[0]] if close else None
+
+
+def _bare(name: str) -> str:
+    """name without case, '_' and '-'."""
+    return name.lower().replace("_", "").replace("-", "")
 
 
 def suggestion(word: object, choices: Iterable[object]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,7 +10,9 @@ import numpy as np
 from nnc.compiler.activations import ACTIVATIONS
 from nnc.compiler.init import init_problem, initial_value
 from nnc.compiler.layers import LAYERS, Layer, ParamDecl, PerSample, ShapeError
-from nnc.compiler.losses import LOSSES, LossDef, Target
+from nnc.compiler.losses import LOSSES, LossDef, Target, class_weight_problem, metric_names
+from nnc.compiler.names import did_you_mean
+from nnc.compiler.optim import OPTIMIZERS
 from nnc.compiler.spec.errors import Diagnostic, SpecError
 from nnc.compiler.spec.model import Spec
 
@@ -61,9 +64,61 @@ class Network:
             self.nodes.append(Node(layer, tuple(inputs), ls.index, tuple(decls)))
         self.output = prev
         if not diags:
+            diags.extend(self._check_memory())
+        if not diags:
             diags.extend(self._check_loss())
+        if not diags:
+            diags.extend(self._check_monitor())
         if diags:
             raise SpecError(diags)
+
+    def memory_estimate(self) -> dict[str, int]:
+        """Bytes each layer ("input" for the network's input) needs at least to train, float32:
+        parameters, their gradients and optimizer state, and the layer's output for a batch
+        (train.batch_size samples) with its gradient; without a loss, parameters and outputs."""
+        training = self.spec.loss is not None
+        opt = self.spec.optimizer
+        slots = len(OPTIMIZERS[opt["type"]].state_for(opt)) if training else 0
+        batch = int(self.spec.train["batch_size"])
+        copies = 2 if training else 1  # outputs kept for the backward pass, and their gradients
+        # Python ints throughout: no int64 overflow for absurd sizes
+        need = {name: 4 * copies * batch * math.prod(shape) for name, shape in self.shapes.items()}
+        for p in self.params:
+            learns = training and p.trainable and not p.state
+            layer = p.name.rsplit(".", 1)[0]
+            need[layer] = need.get(layer, 0) + 4 * math.prod(p.shape) * (2 + slots if learns else 1)
+        return need
+
+    def _check_memory(self) -> list[Diagnostic]:
+        """Refuses a network too big to allocate before anything is allocated."""
+        limit_gb = float(self.spec.train["max_memory_gb"])
+        need = self.memory_estimate()
+        total = sum(need.values())
+        if total <= limit_gb * 1e9:
+            return []
+        worst = max(need, key=lambda name: need[name])
+        what = "train" if self.spec.loss is not None else "run"
+        message = (
+            f"the network needs about {_bytes(total)} of memory to {what} (float32 parameters"
+            f"{', gradients and optimizer state' if what == 'train' else ''} and a batch of "
+            f"{self.spec.train['batch_size']}), more than train.max_memory_gb: {limit_gb:g}; "
+        )
+        node = next((n for n in self.nodes if n.layer.name == worst), None)
+        if node is None:  # the input
+            path: tuple = ("input", "shape")
+            message += f"the input alone ({list(self.shapes['input'])} per sample) takes "
+        else:
+            path = ("layers", node.spec_index)
+            count = sum(math.prod(p.shape) for p in self.params if p.name.startswith(worst + "."))
+            message += (
+                f"this {node.layer.type} layer ({count:,} parameters, output "
+                f"{list(node.layer.out_shape)} per sample) takes "
+            )
+        message += (
+            f"{_bytes(need[worst])}. Make it smaller, or raise the limit "
+            f"(train: {{max_memory_gb: {_raise_to(total)}}}) if the machine has the memory"
+        )
+        return [self.spec.error(path, message)]
 
     def _shape_error(self, index: int, e: ShapeError, shapes: str) -> Diagnostic:
         path = ("layers", index) + ((e.field,) if e.field else ())
@@ -117,6 +172,9 @@ class Network:
                     f"{list(shape)}{hint}",
                 )
             ]
+        weights = class_weight_problem(ldef, self.spec.loss[1], shape)
+        if weights is not None:
+            return [self.spec.error(("loss", "class_weight"), weights)]
         act, between = self.output_activation()
         if act is not None and act in ldef.refuses_after:
             return [self.spec.error(("loss",), ldef.refuses_after[act])]
@@ -189,6 +247,33 @@ class Network:
         start = between[-1].inputs[0] if between else self.output
         return by_name.get(start)
 
+    def metric_names(self) -> list[str]:
+        """Every name a training row may hold a value under: the loss, its metrics and the
+        learning rate, and val_ versions of the loss and metrics (with no validation data, early
+        stopping reads a val_ name as the training metric of that name)."""
+        if self.spec.loss is None:
+            return []
+        measured = ["loss", *metric_names(self.target())]
+        return [*measured, "lr", *(f"val_{m}" for m in measured)]
+
+    def _check_monitor(self) -> list[Diagnostic]:
+        """An early_stopping.monitor that names no metric, found now rather than after an epoch."""
+        stopping = self.spec.train.get("early_stopping")
+        if not stopping or self.spec.loss is None:
+            return []
+        monitor, known = stopping["monitor"], self.metric_names()
+        if monitor in known:
+            return []
+        guess = did_you_mean(monitor, known)
+        hint = f" (did you mean {guess!r}?)" if guess is not None else ""
+        return [
+            self.spec.error(
+                ("train", "early_stopping", "monitor"),
+                f"no metric {monitor!r} to monitor{hint}; this spec's training records "
+                + ", ".join(known),
+            )
+        ]
+
     def target(self) -> Target:
         return self.loss_def().target(self.output_shape)
 
@@ -258,6 +343,19 @@ class Network:
 
 def _count(params: list[ParamDecl]) -> int:
     return sum(int(np.prod(p.shape)) for p in params)
+
+
+def _bytes(n: int) -> str:
+    """1234567 -> '1.2 MB' (decimal units, as max_memory_gb)."""
+    for unit, size in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _raise_to(n: int) -> str:
+    """A max_memory_gb that admits n bytes: the next whole number of gigabytes, at least 1."""
+    return str(max(1, math.ceil(n / 1e9)))
 
 
 def _shape(s: PerSample) -> str:

@@ -52,10 +52,14 @@ def boolean(description: str, default=REQUIRED) -> Option:
     return Option({"type": "boolean"}, description, default)
 
 
-def string(description: str, default=REQUIRED, pattern: str | None = None) -> Option:
+def string(
+    description: str, default=REQUIRED, pattern: str | None = None, max_length: int | None = None
+) -> Option:
     schema: dict[str, Any] = {"type": "string"}
     if pattern:
         schema["pattern"] = pattern
+    if max_length is not None:
+        schema["maxLength"] = max_length
     return Option(schema, description, default)
 
 

@@ -256,7 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
             default="ort",
             help="onnxruntime or the NumPy interpreter",
         )
-        sp.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+        sp.add_argument(
+            "--device",
+            choices=["auto", "cpu", "cuda"],
+            default="auto",
+            help="auto: CUDA when an onnxruntime session can be created on it, else the CPU",
+        )
 
     s = sub.add_parser("validate", help="check a spec (schema, cross-field checks, shapes)")
     s.add_argument("spec")
@@ -306,17 +311,21 @@ def build_parser() -> argparse.ArgumentParser:
     engine_opts(s)
     s.set_defaults(fn=cmd_predict)
     s = sub.add_parser("train", help="train a spec; writes a run directory")
-    s.add_argument("spec", nargs="?")
-    s.add_argument("--resume", metavar="RUN_DIR")
+    s.add_argument("spec", nargs="?", help="the spec to train (with --resume: default the run's)")
+    s.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a run from its newest checkpoint (only --epochs may change)",
+    )
     s.add_argument("--run-dir", help="where to write the run (default: runs/<name>-<k>)")
     s.add_argument("--runs", default="runs", help="parent folder of new run directories")
     s.add_argument(
         "--overwrite", action="store_true", help="allow --run-dir to be a non-empty folder"
     )
-    s.add_argument("--epochs", type=int)
-    s.add_argument("--batch-size", type=int)
-    s.add_argument("--lr", type=float)
-    s.add_argument("--seed", type=int)
+    s.add_argument("--epochs", type=int, help="override train.epochs")
+    s.add_argument("--batch-size", type=int, help="override train.batch_size")
+    s.add_argument("--lr", type=float, help="override optimizer.lr (the learning rate)")
+    s.add_argument("--seed", type=int, help="override train.seed")
     s.add_argument(
         "--workers",
         type=int,

@@ -10,15 +10,21 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
 
-from nnc.compiler.graphs import Preprocess, TrainingGraphs, inference_model, training_graphs
 from nnc.compiler.network import Network
+from nnc.compiler.optim import DEFAULT_OPTIMIZER
+from nnc.compiler.spec.errors import Diagnostic, SpecError
 from nnc.compiler.spec.model import Spec, load_spec, spec_from_document, thaw
 from nnc.runtime.data import Dataset, TargetSpec, load_data
 from nnc.runtime.errors import RunError
+
+if TYPE_CHECKING:  # graphs and onnx are imported when a graph is built: validate needs neither
+    import onnx
+
+    from nnc.compiler.graphs import TrainingGraphs
 
 
 class Compiled:
@@ -43,6 +49,8 @@ class Compiled:
     def graphs(self) -> TrainingGraphs | None:
         """The gradient, train-step and eval graphs (None without a loss), built on first use."""
         if self._graphs is None and self.trainable:
+            from nnc.compiler.graphs import training_graphs
+
             self._graphs = training_graphs(self.net, self.dtype, self.steps_per_epoch or 1)
         return self._graphs
 
@@ -58,6 +66,8 @@ class Compiled:
     ) -> onnx.ModelProto:
         """The inference graph with `values` (default: the initial ones) as initializers, the
         data's fitted preprocessing baked in and its class names in the metadata."""
+        from nnc.compiler.graphs import Preprocess, inference_model
+
         values = self.initial_values() if values is None else values
         pre = names = None
         if data is not None:
@@ -113,15 +123,31 @@ def load_spec_file(path: str | Path, overrides: dict | None = None) -> Spec:
 
 
 def apply_overrides(spec: Spec, overrides: dict) -> Spec:
-    """Command-line overrides (train.epochs=5, optimizer.lr=0.1) validated like the file."""
+    """Command-line overrides (train.epochs=5, optimizer.lr=0.1) validated like the file; an
+    override that breaks a rule is reported as the command line's, not as the file's line."""
     doc = copy.deepcopy(thaw(spec.document))
     for dotted, value in overrides.items():
-        cur = doc
         keys = dotted.split(".")
+        if keys[0] == "optimizer" and doc.get("optimizer") is None:
+            doc["optimizer"] = {"type": DEFAULT_OPTIMIZER}  # what the spec trains with
+        cur = doc
         for k in keys[:-1]:
-            cur = cur.setdefault(k, {})
+            if not isinstance(cur.get(k), dict):
+                cur[k] = {}
+            cur = cur[k]
         cur[keys[-1]] = value
-    return spec_from_document(doc, spec.source, spec.filename, spec.base_dir)
+    try:
+        return spec_from_document(doc, spec.source, spec.filename, spec.base_dir)
+    except SpecError as e:
+        given = set(overrides)
+        raise SpecError(
+            [
+                Diagnostic(d.file, None, None, d.path, f"{d.message} (given on the command line)")
+                if d.path in given
+                else d
+                for d in e.diagnostics
+            ]
+        ) from None
 
 
 def target_spec(net: Network) -> TargetSpec:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from onnx import helper
 
 from nnc.compiler import options as o
 from nnc.compiler.builder import GraphBuilder, elem_type
@@ -209,6 +208,8 @@ class _Recurrent(Layer):
             # the input projection of every step at once, outside the recurrence
             proj = b.op("MatMul", [xt, b.op("Transpose", [w], perm=[1, 0])])
             xw, refs = self._hoist(b, proj, wb, rb, r)
+            from onnx import helper
+
             zero = b.op(
                 "ConstantOfShape",
                 [b.op("Concat", [b.op("Shape", [xt], start=1, end=2), b.ints([h])], axis=0)],

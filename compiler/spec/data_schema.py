@@ -18,14 +18,42 @@ def _exactly_one(names: tuple[str, ...]) -> dict:
     return {"oneOf": [{"required": [n]} for n in names]}
 
 
+# What the messages show as the form of each source ("expected a mapping, ...; for example
+# idx: {images: ..., labels: ...}"), as JSON Schema `examples`.
+SOURCE_EXAMPLES = {
+    "inline": {"x": [[0, 0], [0, 1]], "y": [0, 1]},
+    "csv": {"path": "data.csv", "target": "label"},
+    "npz": {"path": "data.npz", "x": "x", "y": "y"},
+    "idx": {"images": "train-images-idx3-ubyte.gz", "labels": "train-labels-idx1-ubyte.gz"},
+    "builtin": "iris",
+}
+
+
+def _source_schema(source) -> dict:
+    """A source's schema (with an example); one that needs nothing but a path also takes the bare
+    path (the shorthand `csv: iris.csv`, see nnc.compiler.spec.shorthands)."""
+    schema = copy.deepcopy(source.schema)
+    if source.name in SOURCE_EXAMPLES:
+        schema["examples"] = [SOURCE_EXAMPLES[source.name]]
+    if schema.get("required") != ["path"]:
+        return schema
+    path = {
+        **schema["properties"]["path"],
+        "description": "the file: {path: <this>}",
+        "examples": [f"data.{source.name}"],
+    }
+    return {"description": schema.get("description", ""), "oneOf": [path, schema]}
+
+
 def _explicit_part(part: str, sources: dict) -> dict:
     names = tuple(n for n, s in sources.items() if not s.train_only)
     schema = {
         "type": "object",
         "description": f"explicit {part} data, in any of the forms {', '.join(names)}; "
         f"replaces split.{part}",
-        "properties": {n: copy.deepcopy(sources[n].schema) for n in names},
+        "properties": {n: _source_schema(sources[n]) for n in names},
         "additionalProperties": False,
+        "examples": [{"npz": f"{part}.npz"}],
     }
     schema.update(_exactly_one(names))
     return schema
@@ -45,14 +73,20 @@ _X_PREPROCESS = {
             "centred)",
         },
         "minmax": {
-            "type": "object",
             "description": "rescale each feature linearly to [min, max] (a constant feature is "
             "moved to min)",
-            "properties": {
-                "min": {"type": "number", "default": 0, "description": "lower end"},
-                "max": {"type": "number", "default": 1, "description": "upper end"},
-            },
-            "additionalProperties": False,
+            "oneOf": [
+                {"type": "boolean", "description": "true: to [0, 1]; false: no rescaling"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "min": {"type": "number", "default": 0, "description": "lower end"},
+                        "max": {"type": "number", "default": 1, "description": "upper end"},
+                    },
+                    "additionalProperties": False,
+                    "examples": [{"min": -1, "max": 1}],
+                },
+            ],
         },
         "scale": {
             "type": "number",
@@ -62,6 +96,7 @@ _X_PREPROCESS = {
     },
     "maxProperties": 1,
     "additionalProperties": False,
+    "examples": [{"standardize": True}],
 }
 
 _Y_PREPROCESS = {
@@ -77,6 +112,7 @@ _Y_PREPROCESS = {
         },
     },
     "additionalProperties": False,
+    "examples": [{"one_hot": True}],
 }
 
 _SPLIT = {
@@ -109,7 +145,19 @@ _SPLIT = {
         },
     },
     "additionalProperties": False,
+    "examples": [{"test": 0.2, "validation": 0.1}],
 }
+
+
+def _or_name(schema: dict, names: list[str]) -> dict:
+    """schema, or one of its options' names alone (`x: standardize` for {standardize: true})."""
+    short = {
+        "type": "string",
+        "enum": names,
+        "description": "an option alone: {<this>: true}",
+        "examples": [names[0]],
+    }
+    return {"description": schema["description"], "oneOf": [short, schema]}
 
 
 def _not_both(part: str) -> dict:
@@ -137,36 +185,57 @@ def data_schema() -> dict:
     """The schema of the `data:` section, its sources taken from the runtime's source registry."""
     sources = _data_package().data_sources()
     names = tuple(sources)
-    return copy.deepcopy(
-        {
-            "type": "object",
-            "description": "where the training data comes from and how it is prepared; exactly "
-            "one of " + ", ".join(names),
-            "properties": {
-                **{n: copy.deepcopy(s.schema) for n, s in sources.items()},
-                "preprocess": {
-                    "type": "object",
-                    "description": "preprocessing of features (x) and targets (y)",
-                    "properties": {"x": _X_PREPROCESS, "y": _Y_PREPROCESS},
-                    "additionalProperties": False,
+    return {
+        "type": "object",
+        "description": "where the training data comes from and how it is prepared; exactly "
+        "one of " + ", ".join(names),
+        "properties": {
+            **{n: _source_schema(s) for n, s in sources.items()},
+            "preprocess": {
+                "type": "object",
+                "description": "preprocessing of features (x) and targets (y)",
+                "properties": {
+                    "x": _or_name(_X_PREPROCESS, ["standardize", "minmax"]),
+                    "y": _or_name(_Y_PREPROCESS, ["one_hot"]),
                 },
-                "reshape": {
-                    "type": "array",
-                    "items": {"type": "integer", "minimum": 1},
-                    "minItems": 1,
-                    "description": "per-sample shape the features take before the model (the "
-                    "network's input shape), e.g. [8, 8] for 64 flat pixels read as 8 rows of 8; "
-                    "preprocessing is fitted on the features as read, and the exported model "
-                    "takes them in that shape",
-                },
-                "split": _SPLIT,
-                "validation": _explicit_part("validation", sources),
-                "test": _explicit_part("test", sources),
+                "additionalProperties": False,
+                "examples": [{"x": "standardize"}],
             },
-            "additionalProperties": False,
-            "allOf": [_exactly_one(names), _not_both("validation"), _not_both("test")],
-        }
-    )
+            "reshape": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1},
+                "minItems": 1,
+                "examples": [[8, 8]],
+                "description": "per-sample shape the features take before the model (the "
+                "network's input shape), e.g. [8, 8] for 64 flat pixels read as 8 rows of 8; "
+                "preprocessing is fitted on the features as read, and the exported model "
+                "takes them in that shape",
+            },
+            "split": copy.deepcopy(_SPLIT),
+            "validation": _explicit_part("validation", sources),
+            "test": _explicit_part("test", sources),
+        },
+        "additionalProperties": False,
+        "allOf": [_exactly_one(names), _not_both("validation"), _not_both("test")],
+        "examples": [{"builtin": "iris", "split": {"test": 0.2}}],
+    }
+
+
+def data_shorthand_schema() -> dict:
+    """`data: iris` or `data: train.csv`: a built-in set, or a file whose suffix names its
+    source (see nnc.compiler.spec.shorthands)."""
+    sources = _data_package().data_sources()
+    suffixes = [
+        x for s in sources.values() if s.schema.get("required") == ["path"] for x in s.suffixes
+    ]
+    return {
+        "type": "string",
+        "minLength": 1,
+        "examples": ["iris"],
+        "description": "a built-in set's name ({builtin: <this>}) or a file ending in "
+        + " or ".join(suffixes)
+        + " ({<source>: {path: <this>}})",
+    }
 
 
 def known_feature_shape(data) -> tuple[str, tuple[int, ...]] | None:

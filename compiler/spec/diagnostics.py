@@ -11,22 +11,57 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, relevance
 
 from nnc.compiler.names import did_you_mean
 from nnc.compiler.spec.errors import Diagnostic, format_path
+from nnc.compiler.spec.foreign import foreign_key, foreign_value
 from nnc.compiler.spec.loader import SourceMap
 
 KIND_KEY = "x-kind"
 _MAX_SHOWN = 60  # characters of a user's value quoted back in a message
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
 _DISCRIMINATOR = "type"
+_NO_EXAMPLE = object()
+
+# The graphs compute in float32 and index in int64: a number beyond these is no hyperparameter.
+FLOAT32_MAX = 3.4028234663852886e38
+INT64_MAX = 2**63 - 1
+
+
+def _is_integer(checker, value) -> bool:
+    """Integers only: not 4.0 (JSON Schema's own "integer" takes it), not true, within int64."""
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and -INT64_MAX - 1 <= value <= INT64_MAX
+    )
+
+
+def _is_number(checker, value) -> bool:
+    """Finite numbers that float32 holds: .nan, .inf and 1e39 are no learning rate."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return (
+        abs(value) <= FLOAT32_MAX
+        if isinstance(value, int)
+        else math.isfinite(value) and abs(value) <= FLOAT32_MAX
+    )
+
+
+Validator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"integer": _is_integer, "number": _is_number}
+    ),
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,6 +123,56 @@ def _expected(types) -> str:
     if len(words) <= 2:
         return " or ".join(words)
     return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _yaml_number(value: float) -> str:
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    return repr(value)
+
+
+def _type_message(types, value) -> str:
+    """'expected <types>, got <value>', and why where the value looks right but is not."""
+    wanted = [types] if isinstance(types, str) else list(types)
+    is_num = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if is_num and "integer" in wanted and not _is_integer(None, value):
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            exact = f"{int(value)}" if abs(value) < 1e16 else "the number in digits"
+            return (
+                f"expected {_expected(wanted)}, got {_yaml_number(value)}, which is read as a "
+                f"float; write {exact} (no decimal point, no exponent)"
+            )
+        if isinstance(value, int):
+            return f"the integer {value} is out of range: at most {INT64_MAX} (2^63 - 1)"
+    if is_num and "number" in wanted and not _is_number(None, value):
+        if isinstance(value, float) and not math.isfinite(value):
+            what = " (not a number)" if math.isnan(value) else ""
+            return f"expected a finite number, got {_yaml_number(value)}{what}"
+        return (
+            f"{_show(value)} is too large: the graphs compute in float32, whose largest number "
+            f"is {FLOAT32_MAX:.4g}"
+        )
+    message = f"expected {_expected(wanted)}, got {_describe(value)}"
+    if "boolean" in wanted and isinstance(value, str) and value.lower() in _YAML11_BOOLS:
+        message += " (YAML 'yes'/'no' are strings here; write true or false)"
+    return message
+
+
+_PLAIN_STRING = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*\Z")
+
+
+def _flow(value) -> str:
+    """A value as YAML flow text, the way a spec writes it: {type: dense, units: 10}."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, str):
+        plain = _PLAIN_STRING.match(value) and value.lower() not in ("true", "false", "null")
+        return value if plain else json.dumps(value)
+    return _show(value)
 
 
 def _plural(noun: str) -> str:
@@ -231,12 +316,54 @@ class _Explainer:
     # --- kinds of values
 
     def _on_type(self, error, path):
-        value, types = error.instance, error.validator_value
-        wanted = [types] if isinstance(types, str) else list(types)
-        message = f"expected {_expected(wanted)}, got {_describe(value)}"
-        if "boolean" in wanted and isinstance(value, str) and value.lower() in _YAML11_BOOLS:
-            message += " (YAML 'yes'/'no' are strings here; write true or false)"
-        return [_Problem(path, message, identity=("type",))]
+        message = _type_message(error.validator_value, error.instance)
+        return [_Problem(path, self._with_example(message, error.schema, path), identity=("type",))]
+
+    # --- examples of the expected form
+
+    def _with_example(self, message: str, schema, path) -> str:
+        """message, and an example of what is expected where it is not plain from the words
+        (a mapping or a list: which keys, what shape), from the schema's `examples`."""
+        if "write " in message or "too large" in message or "out of range" in message:
+            return message  # the message says what to write already
+        key = path[-1] if path and isinstance(path[-1], str) else None
+        shown = []
+        for branch in self._branches(schema):
+            value = self._example(branch)
+            if value is _NO_EXAMPLE:
+                continue
+            text = f"{key}: {_flow(value)}" if key else _flow(value)
+            if text not in shown:
+                shown.append(text)
+        return f"{message}; for example {' or '.join(shown)}" if shown else message
+
+    def _branches(self, schema) -> list:
+        schema = self._resolved(schema)
+        if not isinstance(schema, dict):
+            return []
+        for key in ("oneOf", "anyOf"):
+            if key in schema:
+                return [b for sub in schema[key] for b in self._branches(sub)]
+        return [schema]
+
+    def _resolved(self, schema, seen: int = 0):
+        while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and seen < 20:
+            schema, seen = self.index.resolve(schema["$ref"]), seen + 1
+        return schema
+
+    def _example(self, schema, depth: int = 0):
+        """An example value for schema: its own `examples`, or for a list, a list of its item's;
+        none where the schema gives none (a made-up one would mislead more than it helps)."""
+        schema = self._resolved(schema)
+        if not isinstance(schema, dict) or depth > 4:
+            return _NO_EXAMPLE
+        if schema.get("examples"):
+            return schema["examples"][0]
+        if schema.get("type") == "array":
+            item = self._example(schema.get("items"), depth + 1)
+            if item is not _NO_EXAMPLE:
+                return [item] * max(1, int(schema.get("minItems", 1)))
+        return _NO_EXAMPLE
 
     def _on_enum(self, error, path):
         message = self._enum_message(error.instance, error.validator_value, error)
@@ -263,6 +390,13 @@ class _Explainer:
             noun, listing = "value", "allowed values"
         message = f"unknown {noun} {_show(value)}"
         names = ", ".join(_listed(a) for a in allowed)
+        foreign = foreign_value(place.kind or place.own_kind, value, allowed)
+        if foreign is not None:
+            ours, note = foreign
+            if ours is None:
+                return f"{message}: {note}"
+            said = f"{message}; nnc calls it {ours!r}" + (f" ({note})" if note else "")
+            return f"{said}. {listing[0].upper()}{listing[1:]}: {names}"
         guess = did_you_mean(value, [a for a in allowed if isinstance(a, str)])
         if guess is not None and guess != value:
             return f"{message}; did you mean {guess!r}? {listing[0].upper()}{listing[1:]}: {names}"
@@ -381,19 +515,38 @@ class _Explainer:
             for key in error.instance
             if key not in known and not any(p.search(key) for p in patterns)
         ]
-        return [self._unknown_key(path, key, known) for key in extras] or None
+        context = self._context(error.schema, path)
+        return [self._unknown_key(path, key, known, context) for key in extras] or None
 
     def _on_unevaluatedProperties(self, error, path):
         if error.validator_value is not False or not isinstance(error.instance, dict):
             return None
         known = self.index.declared_properties(error.schema)
         extras = [key for key in error.instance if key not in known]
-        return [self._unknown_key(path, key, known) for key in extras] or None
+        context = self._context(error.schema, path)
+        return [self._unknown_key(path, key, known, context) for key in extras] or None
+
+    def _context(self, schema, path) -> str | None:
+        """What kind of mapping schema is (its x-kind), else the key it is under: where a
+        foreign key is looked up (foreign.KEYS)."""
+        kind = self.index.place(schema).own_kind
+        if kind:
+            return kind
+        return path[-1] if path and isinstance(path[-1], str) else None
 
     @staticmethod
-    def _unknown_key(path, key, known) -> _Problem:
+    def _unknown_key(path, key, known, context=None) -> _Problem:
+        foreign = foreign_key(context, key, known) if isinstance(key, str) else None
         guess = did_you_mean(key, known)
-        if guess is not None:
+        if foreign is not None:
+            ours, note = foreign
+            if ours is None:
+                message = f"unknown key {key!r}: {note}"
+            else:
+                message = f"unknown key {key!r}; nnc calls it {ours!r}" + (
+                    f" ({note})" if note else ""
+                )
+        elif guess is not None:
             message = f"unknown key {key!r}; did you mean {guess!r}?"
         elif known:
             message = f"unknown key {key!r}; known keys: {', '.join(sorted(known))}"
@@ -404,9 +557,28 @@ class _Explainer:
     # --- alternatives
 
     def _on_oneOf(self, error, path):
+        keys = self._one_of_keys(error.validator_value)
+        if keys and isinstance(error.instance, dict):
+            given = [k for k in keys if k in error.instance]
+            listed = ", ".join(keys)
+            if given:
+                message = f"has {' and '.join(given)}; give only one of {listed}"
+            else:
+                message = f"needs one of {listed}"
+            return [_Problem(path, message, identity=("one-of-keys",))]
         if not error.context:
             return [_Problem(path, "matches more than one of the allowed forms; make it one")]
         return self._alternatives(error, path)
+
+    @staticmethod
+    def _one_of_keys(branches) -> list[str]:
+        """The keys of a oneOf that asks for exactly one of them ({required: [k]} branches)."""
+        keys = []
+        for b in branches if isinstance(branches, list) else []:
+            if not (isinstance(b, dict) and set(b) == {"required"} and len(b["required"]) == 1):
+                return []
+            keys.append(b["required"][0])
+        return keys
 
     def _on_anyOf(self, error, path):
         return self._alternatives(error, path)
@@ -437,7 +609,7 @@ class _Explainer:
                         for t in [wanted] if isinstance(wanted, str) else wanted:
                             if t not in types:
                                 types.append(t)
-            message = f"expected {_expected(types)}, got {_describe(error.instance)}"
+            message = self._with_example(_type_message(types, error.instance), error.schema, path)
             return [_Problem(path, message, identity=("type",))]
 
         right_kind = [errs for errs in fitting if not wrong_kind(errs)]
@@ -497,10 +669,11 @@ def _tidy(problems: list[_Problem]) -> list[_Problem]:
 
 def check_schema(data, schema: dict, source: SourceMap, filename: str) -> list[Diagnostic]:
     """Every way data breaks schema, one Diagnostic each, in file order."""
-    validator = Draft202012Validator(schema)
-    explainer = _Explainer(schema)
+    validator = Validator(schema)
+    explainer = None  # its index of the schema is built only for a spec with errors
     problems: list[_Problem] = []
     for error in validator.iter_errors(data):
+        explainer = explainer or _Explainer(schema)
         problems.extend(explainer.explain(error))
     diagnostics = []
     for problem in _tidy(problems):
@@ -523,7 +696,7 @@ _NO_DEFAULT = object()
 class _Defaults:
     def __init__(self, schema):
         self.index = _SchemaIndex(schema)
-        self.validator = Draft202012Validator(schema)
+        self.validator = Validator(schema)
         self._checkers: dict[int, Any] = {}
 
     def matches(self, schema, instance) -> bool:

@@ -3,7 +3,8 @@
 PyYAML's composer turns the text into nodes; the values are built here rather than by its
 constructors, so that no tag can construct an object, scalars follow the YAML 1.2 core schema
 (``1e-3`` is a float, ``yes`` is a string), duplicate keys are reported, alias expansion is bounded,
-and each value and key keeps its line and column for error messages.
+and each value and key keeps its line and column for error messages. Keys are strings, as JSON's:
+an integer key (a class index) becomes its decimal string; other non-string keys are refused.
 
 Merge keys (``<<: *defaults``) are supported, since shared layer settings are a common use of
 anchors: keys written in the mapping win over merged ones, and earlier merged mappings win over
@@ -12,14 +13,22 @@ later ones, as in YAML 1.1's merge type.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
-from yaml.events import AliasEvent, StreamEndEvent
+from yaml.events import (
+    AliasEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from nnc.compiler.spec.errors import Diagnostic, SpecError, format_path
@@ -30,6 +39,10 @@ MAX_SPEC_BYTES = 4 * 1024 * 1024
 MAX_ALIAS_EXPANDED_NODES = 100_000
 # Specs are a few levels deep; the limit turns runaway nesting into an error, not a RecursionError.
 MAX_DEPTH = 100
+# A document libyaml refuses is parsed again by PyYAML's pure-Python parser, whose messages the
+# hints are written for; that parser is some thirty times slower, so a bigger document (generated,
+# with inline data) is reported in libyaml's own words, at the same place.
+PY_REPARSE_MAX_CHARS = 64 * 1024
 
 Path = tuple
 Pos = tuple  # (line, col), 1-based; (None, None) when unknown
@@ -61,12 +74,19 @@ class SourceMap:
     def __init__(self) -> None:
         self._values: dict[Path, Pos] = {}
         self._keys: dict[Path, Pos] = {}
+        # A sequence's plain items, by the sequence's path: a list of positions costs a fraction
+        # of an entry per item in _values, and inline data is most of a big spec.
+        self._items: dict[Path, list[Pos]] = {}
 
     def value_pos(self, path: tuple) -> tuple[int | None, int | None]:
         """Position of the value at path, or of its nearest ancestor that has one."""
         path = tuple(path)
         for end in range(len(path), -1, -1):
             pos = self._values.get(path[:end])
+            if pos is None and end and type(path[end - 1]) is int:
+                items = self._items.get(path[: end - 1])
+                if items is not None and 0 <= path[end - 1] < len(items):
+                    pos = items[path[end - 1]]
             if pos is not None:
                 return pos
         return (None, None)
@@ -77,7 +97,9 @@ class SourceMap:
         return pos if pos is not None else self.value_pos(path)
 
     def __len__(self) -> int:
-        return len(self._values)
+        """How many values have a position."""
+        items = {p + (i,) for p, where in self._items.items() for i in range(len(where))}
+        return len(items | set(self._values))
 
 
 class _Fatal(Exception):
@@ -126,6 +148,32 @@ class _Composer(yaml.composer.Composer):
             return _AliasRef(self.anchors[event.anchor], event.start_mark)
         return super().compose_node(parent, index)
 
+    def compose_sequence_node(self, anchor):
+        # PyYAML's, with a short way for the items that are plain, unanchored scalars (the inline
+        # data that makes most of a big spec): a third of the calls per item.
+        start_event = self.get_event()
+        node = SequenceNode(_SEQ, [], start_event.start_mark, None, start_event.flow_style)
+        if start_event.tag is not None and start_event.tag != "!":
+            node.tag = start_event.tag
+        if anchor is not None:
+            self.anchors[anchor] = node
+        items = node.value
+        while True:
+            event = self.peek_event()
+            kind = type(event)
+            if kind is SequenceEndEvent:
+                break
+            if kind is ScalarEvent and event.anchor is None and event.tag is None:
+                self.get_event()
+                tag = _PLAIN if event.implicit[0] else _STR
+                items.append(ScalarNode(tag, event.value, event.start_mark, None, event.style))
+            elif kind is SequenceStartEvent and event.anchor is None:
+                items.append(self.compose_sequence_node(None))
+            else:
+                items.append(self.compose_node(node, len(items)))
+        self.get_event()  # end marks are never read: not kept (memory)
+        return node
+
     def compose_scalar_node(self, anchor):
         # YAML's non-specific tag '!' makes a scalar a string; PyYAML resolves it like a plain one.
         forced = self.peek_event().tag == "!"
@@ -167,14 +215,22 @@ def _show_tag(tag: str) -> str:
     return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
 
 
+_WORDS = {
+    **{w: None for w in ("", "~", "null", "Null", "NULL")},
+    **{w: True for w in ("true", "True", "TRUE")},
+    **{w: False for w in ("false", "False", "FALSE")},
+}
+_NUMBER_START = frozenset("0123456789+-.")
+
+
 def _resolve_plain(text: str):
     """A plain scalar's value under the YAML 1.2 core schema."""
-    if _NULL_RE.match(text):
-        return None
-    if _TRUE_RE.match(text):
-        return True
-    if _FALSE_RE.match(text):
-        return False
+    if text in _WORDS:
+        return _WORDS[text]
+    if text[0] not in _NUMBER_START:  # most strings: no pattern below can match them
+        return text
+    if text.isdigit() and text.isascii():  # most numbers of inline data
+        return int(text)
     if _DEC_RE.match(text):
         return int(text)
     if _OCT_RE.match(text):
@@ -262,10 +318,7 @@ class _Builder:
                 return self.bad_tag(node, path)
             self._open.add(id(node))
             try:
-                return [
-                    self.build(item, path + (i,), depth + 1, in_alias)
-                    for i, item in enumerate(node.value)
-                ]
+                return self.sequence(node, path, depth, in_alias)
             finally:
                 self._open.discard(id(node))
         if node.tag != _MAP:
@@ -275,6 +328,33 @@ class _Builder:
             return self.mapping(node, path, depth, in_alias)
         finally:
             self._open.discard(id(node))
+
+    def sequence(self, node: SequenceNode, path: Path, depth: int, in_alias: bool) -> list:
+        if in_alias or depth + 1 > MAX_DEPTH:
+            return [
+                self.build(item, path + (i,), depth + 1, in_alias)
+                for i, item in enumerate(node.value)
+            ]
+        # Inline data makes a big spec: its plain scalars take the short way (what build and
+        # scalar would do for them, without the calls).
+        out = []
+        where: list[Pos] = []
+        for i, item in enumerate(node.value):
+            mark = item.start_mark
+            where.append((mark.line + 1, mark.column + 1))
+            if type(item) is ScalarNode and item.tag == _PLAIN:
+                value = _resolve_plain(item.value)
+                if type(value) is float and math.isinf(value):
+                    value = self.scalar(item, path + (i,))  # reports an overflowing literal
+                out.append(value)
+            elif type(item) is SequenceNode and item.tag == _SEQ:
+                self._open.add(id(item))
+                out.append(self.sequence(item, path + (i,), depth + 1, in_alias))
+                self._open.discard(id(item))
+            else:
+                out.append(self.build(item, path + (i,), depth + 1, in_alias))
+        self.source._items.setdefault(path, where)
+        return out
 
     def bad_tag(self, node, path: Path):
         tag = _show_tag(node.tag)
@@ -289,7 +369,16 @@ class _Builder:
     def scalar(self, node: ScalarNode, path: Path):
         text, tag = node.value, node.tag
         if tag == _PLAIN:
-            return _resolve_plain(text)
+            value = _resolve_plain(text)
+            if isinstance(value, float) and math.isinf(value) and _FLOAT_RE.match(text):
+                self.problem(
+                    _pos(node.start_mark),
+                    path,
+                    f"the number {text} is too large: it overflows to infinity; a spec's "
+                    f"numbers must be finite",
+                )
+                return None
+            return value
         if tag == _STR:
             return self.string(text, node, path)
         if tag in (_INT, _FLOAT, _BOOL, _NULL):
@@ -351,6 +440,9 @@ class _Builder:
             self.problem(at, path, "a mapping key must be a plain string, not a list or mapping")
             return _NO_VALUE
         value = self.scalar(target, path)
+        if type(value) is int:
+            # class indices ({0: 1.0, 1: 5.0}, Keras's class_weight): a JSON key is a string
+            return str(value)
         if not isinstance(value, str):
             if not target.value:
                 self.problem(at, path, "empty key; keys must be non-empty strings")
@@ -399,10 +491,12 @@ class _Builder:
                 out[key] = merged[key]
             added = set(new)
             n = len(path)
-            for table, mine in (
+            tables: tuple[tuple[dict, dict], ...] = (
                 (scratch.source._values, self.source._values),
                 (scratch.source._keys, self.source._keys),
-            ):
+                (scratch.source._items, self.source._items),
+            )
+            for table, mine in tables:
                 for p, pos in table.items():
                     if len(p) > n and p[n] in added:
                         mine.setdefault(p, pos)
@@ -452,9 +546,27 @@ def _line_col(text: str, index: int) -> Pos:
     return (line, index - (text.rfind("\n", 0, index) + 1) + 1)
 
 
-def _syntax_error(e: yaml.MarkedYAMLError, filename: str) -> SpecError:
+def _char_at(text: str, line: int, col: int) -> str | None:
+    """The character at a 0-based line and column of text, if there is one."""
+    start = 0
+    for _ in range(line):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return None
+    end = text.find("\n", start)
+    row = text[start : end if end >= 0 else len(text)]
+    return row[col] if 0 <= col < len(row) else None
+
+
+def _syntax_error(e: yaml.MarkedYAMLError, filename: str, text: str) -> SpecError:
     mark = e.problem_mark or e.context_mark
-    message = f"invalid YAML: {e.problem or e.context}"
+    problem = e.problem or ""
+    if problem == "found character that cannot start any token" and mark is not None:
+        # libyaml's words (a big document, see _compose); PyYAML's name the character
+        char = _char_at(text, mark.line, mark.column)
+        if char is not None:
+            problem = f"found character {char!r} that cannot start any token"
+    message = f"invalid YAML: {problem or e.context}"
     if e.context and e.problem:
         where = ""
         if e.context_mark is not None and (
@@ -462,10 +574,10 @@ def _syntax_error(e: yaml.MarkedYAMLError, filename: str) -> SpecError:
         ):
             where = f" at line {e.context_mark.line + 1}, column {e.context_mark.column + 1}"
         message += f" ({e.context}{where})"
-    problem = e.problem or ""
-    if "block end" in problem or "mapping values are not allowed" in problem:
+    indentation = ("block end", "mapping values are not allowed", "'-' indicator", "expected key")
+    if any(words in problem for words in indentation):
         message += "; check the indentation"
-    elif "'\\t'" in problem:
+    elif "'\\t'" in problem or "tab character" in problem:
         message += "; indent with spaces, not tabs"
     return _one(filename, message, _pos(mark) if mark is not None else (None, None))
 
@@ -489,16 +601,40 @@ def _compose_with(composer: type, text: str, filename: str):
         loader.dispose()
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pauses the cyclic garbage collector while a document is built: a big one is millions of new
+    containers, none of them in a cycle, and the collector's repeated passes over them took twice
+    as long as building them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _compose(text: str, filename: str):
     """The document's root node, parsed by libyaml when present.
 
-    Whatever libyaml refuses is parsed again in pure Python: its error messages and positions are
-    the ones the hints are written for (and counted in characters, not bytes), and it accepts the
-    JSON-style surrogate pair escapes that libyaml refuses.
+    What libyaml refuses is parsed again in pure Python: its error messages are the ones the hints
+    are written for, and it accepts the JSON-style surrogate pair escapes that libyaml refuses. A
+    document over PY_REPARSE_MAX_CHARS is not (the pure-Python parser would take minutes on the
+    largest): libyaml's error stands, and an invalid character is located by PyYAML's reader,
+    which counts characters where libyaml counts bytes.
     """
     if _COMPOSER is not _PyComposer:
         try:
             return _compose_with(_COMPOSER, text, filename)
+        except yaml.reader.ReaderError:
+            if len(text) > PY_REPARSE_MAX_CHARS:
+                yaml.reader.Reader(text)  # raises the same error, at its character offset
+                raise
+        except yaml.MarkedYAMLError as e:
+            escape = "escape" in (e.problem or "")  # \ud83d\ude00: PyYAML reads it
+            if len(text) > PY_REPARSE_MAX_CHARS and not escape:
+                raise
         except yaml.YAMLError:
             pass
     return _compose_with(_PyComposer, text, filename)
@@ -516,10 +652,16 @@ def load_yaml(source: str | bytes, filename: str) -> tuple[object, SourceMap]:
             raise _too_big(filename, size)
         text = source[1:] if source.startswith("\ufeff") else source
 
+    with gc_paused():
+        return _load_text(text, filename)
+
+
+def _load_text(text: str, filename: str) -> tuple[object, SourceMap]:
+    """load_yaml of decoded text within its size limit."""
     try:
         root = _compose(text, filename)
     except yaml.MarkedYAMLError as e:
-        raise _syntax_error(e, filename) from None
+        raise _syntax_error(e, filename, text) from None
     except yaml.reader.ReaderError as e:
         char = e.character if isinstance(e.character, int) else ord(e.character)
         raise _one(

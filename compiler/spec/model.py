@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -22,17 +22,23 @@ from nnc.compiler.spec.schema import (
     EARLY_STOPPING,
     FORMAT_VERSION,
     INIT_FROM,
+    MAX_NAME_CHARS,
     REGULARIZATION,
     TRAIN,
     build_schema,
 )
+from nnc.compiler.spec.shorthands import data_string_problem, expand_shorthands
 
 
 def _freeze(value: Any) -> Any:
+    """Dicts and lists (as loaded) to read-only mappings and tuples; scalars are left as they are
+    without a call each (inline data is most of a big spec, and most of it numbers)."""
     if isinstance(value, Mapping):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+        return MappingProxyType(
+            {k: _freeze(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+        )
     if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
+        return tuple([_freeze(v) if isinstance(v, (dict, list)) else v for v in value])
     return value
 
 
@@ -118,27 +124,40 @@ def _upgrade(doc: dict, filename: str, source) -> dict:
 
 
 def load_spec(path: str | os.PathLike) -> Spec:
-    from nnc.compiler.spec.loader import read_spec_file
+    from nnc.compiler.spec.loader import gc_paused, read_spec_file
 
-    data, source = read_spec_file(path)
-    return spec_from_document(data, source, str(path), os.path.dirname(os.path.abspath(path)))
+    with gc_paused():  # once for the whole load: each pause ends in a pass over what it made
+        data, source = read_spec_file(path)
+        return spec_from_document(data, source, str(path), os.path.dirname(os.path.abspath(path)))
 
 
 def parse_spec(text: str, filename: str = "<spec>", base_dir: str = ".") -> Spec:
-    from nnc.compiler.spec.loader import load_yaml
+    from nnc.compiler.spec.loader import gc_paused, load_yaml
 
-    data, source = load_yaml(text, filename)
-    return spec_from_document(data, source, filename, base_dir)
+    with gc_paused():
+        data, source = load_yaml(text, filename)
+        return spec_from_document(data, source, filename, base_dir)
 
 
 def spec_from_document(doc, source, filename: str, base_dir: str) -> Spec:
+    from nnc.compiler.spec.loader import gc_paused
+
+    with gc_paused():  # a big document is many containers, none of them in a cycle
+        return _spec_from_document(doc, source, filename, base_dir)
+
+
+def _spec_from_document(doc, source, filename: str, base_dir: str) -> Spec:
     from nnc.compiler.spec.diagnostics import check_schema
 
-    doc = _upgrade(doc, filename, source)
+    doc = expand_shorthands(_upgrade(doc, filename, source))
     diags = check_schema(doc, schema(), source, filename)
+    if not diags and isinstance(doc.get("data"), str):  # the schema takes any string there
+        line, col = source.value_pos(("data",)) if source else (None, None)
+        diags = [Diagnostic(filename, line, col, "data", data_string_problem(doc["data"]))]
     if diags:
         raise SpecError(diags)
-    doc = copy.deepcopy(doc)
+    # Nothing below changes doc: the frozen document is a copy, and so is every merged section.
+    document = _freeze(doc)
     layers = []
     for i, raw in enumerate(doc["layers"]):
         cls = LAYERS[raw["type"]]
@@ -160,15 +179,15 @@ def spec_from_document(doc, source, filename: str, base_dir: str) -> Spec:
     if train.get("init_from") is not None:
         train["init_from"] = {**o.defaults(INIT_FROM), **train["init_from"]}
     spec = Spec(
-        name=doc.get("name") or os.path.splitext(os.path.basename(filename))[0] or "model",
+        name=doc.get("name") or _name_from_file(filename),
         input_shape=tuple(doc["input"]["shape"]),
         layers=tuple(layers),
         loss=loss,
         regularization=_freeze({**o.defaults(REGULARIZATION), **doc.get("regularization", {})}),
         optimizer=_freeze(optimizer_options(optimizer)),
         train=_freeze(train),
-        data=_freeze(doc["data"]) if doc.get("data") is not None else None,
-        document=_freeze(doc),
+        data=document.get("data"),
+        document=document,
         filename=filename,
         base_dir=base_dir,
         source=source,
@@ -198,6 +217,12 @@ def _check_features(spec: Spec) -> list[Diagnostic]:
             f"{list(spec.input_shape)} takes {wanted}; set input.shape to {fix}",
         )
     ]
+
+
+def _name_from_file(filename: str) -> str:
+    """A spec's default name, from its file's: made a valid `name` (it names run directories)."""
+    stem = os.path.splitext(os.path.basename(filename))[0]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:MAX_NAME_CHARS].strip("_") or "model"
 
 
 def _cross_checks(spec: Spec) -> None:

@@ -12,11 +12,13 @@ from nnc.compiler.activations import activation_defs
 from nnc.compiler.init import init_defs
 from nnc.compiler.layers import LAYERS, all_options
 from nnc.compiler.losses import loss_defs, loss_schema
-from nnc.compiler.optim import optimizer_defs
+from nnc.compiler.optim import OPTIMIZERS, optimizer_defs
 from nnc.compiler.schedules import schedule_defs
-from nnc.compiler.spec.data_schema import DATA_SCHEMA
+from nnc.compiler.spec.data_schema import data_schema, data_shorthand_schema
 
 FORMAT_VERSION = 1
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+MAX_NAME_CHARS = 100  # with "-<k>", far below the 255 bytes a file system allows in a file name
 
 REGULARIZATION = {
     "l2": o.number(
@@ -75,14 +77,36 @@ TRAIN = {
         minimum=1,
     ),
     "early_stopping": o.raw(
-        o.object_schema("early_stopping", EARLY_STOPPING),
+        {
+            "oneOf": [
+                {"type": "boolean", "description": "true: every option at its default"},
+                o.object_schema("early_stopping", EARLY_STOPPING),
+            ]
+        },
         "stop when a metric stops improving",
         None,
     ),
     "init_from": o.raw(
-        o.object_schema("init_from", INIT_FROM),
+        {
+            "oneOf": [
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "the run: {run: <this>}",
+                    "examples": ["runs/base-1"],
+                },
+                o.object_schema("init_from", INIT_FROM),
+            ]
+        },
         "fine-tuning: copy parameters from an earlier run",
         None,
+    ),
+    "max_memory_gb": o.number(
+        "refuse a network whose estimated training memory exceeds this many gigabytes (10^9 "
+        "bytes): float32 parameters, gradients and optimizer state, plus one batch's layer "
+        "outputs and their gradients; raise it for a bigger machine",
+        16.0,
+        exclusive_minimum=0,
     ),
     "nan_guard": o.boolean(
         "stop at the first non-finite loss or gradient, naming the tensor; false skips such "
@@ -97,9 +121,16 @@ TRAIN = {
     ),
 }
 
+_SHAPE = {
+    "type": "array",
+    "items": {"type": "integer", "minimum": 1},
+    "minItems": 1,
+    "examples": [[64]],
+}
+
 INPUT = {
     "shape": o.raw(
-        {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
+        _SHAPE,
         "per-sample shape, channels first for images ([C, H, W]); the batch dimension is implicit",
     ),
 }
@@ -114,14 +145,71 @@ def layer_defs() -> dict:
     return defs
 
 
+# One example of each kind of value, shown by the messages that say what form a value takes
+# ("expected a mapping, ...; for example train: {epochs: 10, batch_size: 32}"). JSON Schema's
+# `examples` keyword; a test checks that each one is valid where it stands.
+KIND_EXAMPLES: dict[str, tuple[str | None, dict]] = {
+    # kind: (a bare name, a mapping) for the kinds that are named by `type:`
+    "layer": (None, {"type": "dense", "units": 10}),
+    "activation": ("relu", {"type": "leaky_relu", "alpha": 0.1}),
+    "initializer": ("he_uniform", {"type": "normal", "stddev": 0.01}),
+    "loss": ("cross_entropy", {"type": "huber", "delta": 1.0}),
+    "optimizer": ("adam", {"type": "adam", "lr": 0.001}),
+    "schedule": (None, {"type": "cosine", "decay_steps": 1000}),
+    # kind: (None, a mapping) for the options' own mappings
+    "input": (None, {"shape": [64]}),
+    "regularization": (None, {"l2": 0.0001}),
+    "train": (None, {"epochs": 10, "batch_size": 32}),
+    "early_stopping": (None, {"monitor": "val_loss", "patience": 5}),
+    "init_from": (None, {"run": "runs/base-1"}),
+}
+
+
+def _add_examples(node) -> None:
+    """Puts KIND_EXAMPLES into the schema objects of their kinds (in place)."""
+    if isinstance(node, list):
+        for item in node:
+            _add_examples(item)
+        return
+    if not isinstance(node, dict):
+        return
+    kind = node.get("x-kind")
+    if kind in KIND_EXAMPLES and "examples" not in node:
+        name, mapping = KIND_EXAMPLES[kind]
+        if "enum" in node:
+            if name is not None:
+                node["examples"] = [name]
+        elif node.get("type") == "object" and (
+            "allOf" in node  # the family: a mapping discriminated by its type
+            or "type" not in node.get("properties", {})  # an options mapping, not a member
+        ):
+            node["examples"] = [mapping]
+    for value in node.values():
+        _add_examples(value)
+
+
 def build_schema() -> dict:
     top = {
         "nnc": o.raw(
             {"type": "integer", "enum": [FORMAT_VERSION]}, "spec format version", FORMAT_VERSION
         ),
-        "name": o.string("model name", None, pattern=r"^[A-Za-z0-9_.-]+$"),
+        "name": o.string(
+            "model name; it names the run directories (runs/<name>-<k>), hence its characters "
+            "and length (default: the spec file's name)",
+            None,
+            pattern=NAME_PATTERN,
+            max_length=MAX_NAME_CHARS,
+        ),
         "description": o.string("free text", None),
-        "input": o.raw(o.object_schema("input", INPUT), "the network input"),
+        "input": o.raw(
+            {
+                "oneOf": [
+                    {**_SHAPE, "description": "the shape: {shape: <this>}"},
+                    o.object_schema("input", INPUT),
+                ]
+            },
+            "the network input",
+        ),
         "layers": o.raw(
             {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"}},
             "the layers, in order; sequential unless a layer names its inputs",
@@ -133,10 +221,16 @@ def build_schema() -> dict:
             None,
         ),
         "optimizer": o.raw(
-            {"$ref": "#/$defs/optimizer"}, "optimizer and learning-rate schedule", None
+            o.name_or_mapping("optimizer", OPTIMIZERS),
+            "optimizer and learning-rate schedule: a name, or {type: name, options...}",
+            None,
         ),
         "train": o.raw(o.object_schema("train", TRAIN), "training options", None),
-        "data": o.raw(DATA_SCHEMA, "training data and preprocessing", None),
+        "data": o.raw(
+            {"oneOf": [data_shorthand_schema(), data_schema()]},
+            "training data and preprocessing",
+            None,
+        ),
     }
     schema = o.object_schema("spec", top)
     schema = {
@@ -153,6 +247,7 @@ def build_schema() -> dict:
             **schedule_defs(),
         },
     }
+    _add_examples(schema)
     return schema
 
 

@@ -88,6 +88,26 @@ LOSSES = {
         "class",
         lambda z, t: -np.mean(_log_softmax(z)[np.arange(len(t)), t]),
     ),
+    "cross_entropy/class_weight": (
+        "  - {type: dense, units: 4}\n",
+        "class",
+        # Keras's class_weight: each sample's loss times its class's weight, mean over samples
+        lambda z, t: (
+            -np.mean(np.array([1.0, 1.0, 3.0, 0.5])[t] * _log_softmax(z)[np.arange(len(t)), t])
+        ),
+    ),
+    "cross_entropy/class_weight-list": (
+        "  - {type: dense, units: 4, activation: softmax}\n",
+        "class",
+        lambda p, t: -np.mean(np.array([2.0, 1.0, 0.0, 1.0])[t] * np.log(p[np.arange(len(t)), t])),
+    ),
+    "binary_cross_entropy/class_weight": (
+        "  - {type: dense, units: 3, activation: sigmoid}\n",
+        "multilabel",
+        lambda p, t: (
+            -np.mean(np.where(t == 1, 5.0, 0.5) * (t * np.log(p) + (1 - t) * np.log(1 - p)))
+        ),
+    ),
     "hinge": (
         "  - {type: dense, units: 4}\n",
         "class",
@@ -149,9 +169,48 @@ def _targets(kind, rng, n, width):
 
 LOSS_OPTIONS = {
     "focal/alpha-multilabel": "{type: focal, gamma: 1.5, alpha: 0.25}",
+    # integer keys, as Keras users write them; a class not named weighs 1
+    "cross_entropy/class_weight": "{type: cross_entropy, class_weight: {2: 3.0, 3: 0.5}}",
+    "cross_entropy/class_weight-list": "{type: cross_entropy, class_weight: [2, 1, 0, 1]}",
+    "binary_cross_entropy/class_weight": (
+        "{type: binary_cross_entropy, class_weight: {0: 0.5, 1: 5}}"
+    ),
     "hinge/binary-margin": "{type: hinge, margin: 0.5}",
 }
 THRESHOLDS = (", activation: step", ", activation: sign")
+
+
+@pytest.mark.parametrize(
+    "loss, last, message",
+    [
+        (
+            "{type: cross_entropy, class_weight: {4: 2.0}}",
+            "  - {type: dense, units: 4}\n",
+            "class_weight names class 4, but cross_entropy has 4 classes here (0 to 3)",
+        ),
+        (
+            "{type: cross_entropy, class_weight: [1, 2, 3]}",
+            "  - {type: dense, units: 4}\n",
+            "class_weight has 3 weights, but cross_entropy has 4 classes here",
+        ),
+        (
+            "{type: binary_cross_entropy, class_weight: {2: 1.0}}",
+            "  - {type: dense, units: 1}\n",
+            "class_weight names class 2, but binary_cross_entropy has 2 classes here (0 to 1)",
+        ),
+    ],
+)
+def test_class_weight_must_name_the_output_classes(loss, last, message):
+    with pytest.raises(SpecError) as info:
+        _net(last, loss)
+    (d,) = info.value.diagnostics
+    assert (d.path, d.message) == ("loss.class_weight", message)
+
+
+def test_class_weight_keys_are_class_indices():
+    with pytest.raises(SpecError) as info:
+        _net("  - {type: dense, units: 4}\n", "{type: cross_entropy, class_weight: {cat: 2.0}}")
+    assert "'cat' does not match the pattern ^[0-9]+$" in str(info.value)
 
 
 @pytest.mark.parametrize("case", sorted(LOSSES))

@@ -174,12 +174,22 @@ def test_every_duplicate_is_reported_in_order():
 
 
 def test_keys_must_be_strings():
-    found = errors("1: a\ntrue: b\n? [x]\n: c\n'2': ok\n")
+    found = errors("1.5: a\ntrue: b\n? [x]\n: c\n'2': ok\n")
     assert found[0] == (
-        "spec.yaml:1:1: the key 1 is read as an integer; keys must be strings: quote it ('1')"
+        "spec.yaml:1:1: the key 1.5 is read as a float; keys must be strings: quote it ('1.5')"
     )
     assert found[1].startswith("spec.yaml:2:1: the key true is read as a boolean")
     assert found[2].startswith("spec.yaml:3:3: a mapping key must be a plain string")
+
+
+def test_integer_keys_are_their_decimal_strings():
+    """Class indices as keys ({0: 1.0, 1: 5.0}, Keras's class_weight), as JSON would have them."""
+    data, source = load("w: {0: 1.0, 0x1: 5.0, '7': 2.0}\n")
+    assert data == {"w": {"0": 1.0, "1": 5.0, "7": 2.0}}
+    assert source.key_pos(("w", "1")) == (1, 13)
+    assert only_error("w: {1: a, '1': b}\n").startswith(
+        "spec.yaml:1:11: w.1: duplicate key '1' (first defined at line 1)"
+    )
 
 
 # --- anchors, aliases, merges -----------------------------------------------------------------
