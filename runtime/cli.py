@@ -224,18 +224,28 @@ def cmd_gradcheck(args) -> int:
     if not compiled.trainable or not compiled.net.trainable():
         print(f"{args.spec}: no loss or no trainable parameters: nothing to check")
         return EXIT_OK
-    results = gradcheck(compiled.net, samples=args.samples, per_param=args.entries, seed=args.seed)
-    print(f"{'parameter':30s} {'entries':>7s} {'max abs err':>12s} {'rel err':>10s}")
+    print(
+        f"float64 central differences with eps {args.eps:g} on {args.samples} random samples, at "
+        "the spec's initial values and moved off them"
+    )
+    results = gradcheck(
+        compiled.net, samples=args.samples, per_param=args.entries, seed=args.seed, eps=args.eps
+    )
+    print(f"{'at':8s} {'parameter':30s} {'entries':>7s} {'max abs err':>12s} {'rel err':>10s}")
     for r in results:
         flag = "" if r.ok(args.tol) else "  FAIL"
-        print(f"{r.name:30s} {r.checked:7d} {r.max_abs_error:12.3e} {r.rel_error:10.3e}{flag}")
+        corners = f"  ({r.corners} at a corner)" if r.corners else ""
+        print(
+            f"{r.point:8s} {r.name:30s} {r.checked:7d} {r.max_abs_error:12.3e} "
+            f"{r.rel_error:10.3e}{flag}{corners}"
+        )
     failed = [r for r in results if not r.ok(args.tol)]
     ok = not failed
     worst = max((r.rel_error for r in failed or results), default=0.0)
     print(
-        f"{'ok' if ok else 'FAILED'}: {len(results) - len(failed)}/{len(results)} parameters "
+        f"{'ok' if ok else 'FAILED'}: {len(results) - len(failed)}/{len(results)} checks "
         f"within relative error {args.tol:g} (or absolute {ATOL:g}); "
-        f"worst relative error {worst:.3e}"
+        f"worst relative error {worst:.3e}; eps {args.eps:g}"
     )
     return EXIT_OK if ok else EXIT_CHECK
 
@@ -249,6 +259,35 @@ def cmd_bench(args) -> int:
     result = bench(compiled.net, engine, args.batch_size, args.repeats, args.warmup)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_result(result))
     return EXIT_OK
+
+
+def _positive_int(text: str) -> int:
+    value = _natural_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def _natural_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive finite number")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -311,18 +350,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_export)
     s = sub.add_parser("bench", help="time train steps and inference on synthetic data")
     s.add_argument("spec")
-    s.add_argument("--batch-size", type=int, help="default: the spec's train.batch_size")
-    s.add_argument("--repeats", type=int, default=7, help="timed blocks (the median is reported)")
-    s.add_argument("--warmup", type=int, default=10, help="untimed steps first")
+    s.add_argument("--batch-size", type=_positive_int, help="default: the spec's train.batch_size")
+    s.add_argument(
+        "--repeats", type=_positive_int, default=7, help="timed blocks (the median is reported)"
+    )
+    s.add_argument("--warmup", type=_natural_int, default=10, help="untimed steps first")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     engine_opts(s)
     s.set_defaults(fn=cmd_bench)
     s = sub.add_parser("gradcheck", help="check the gradient graph against finite differences")
     s.add_argument("spec")
-    s.add_argument("--samples", type=int, default=4)
-    s.add_argument("--entries", type=int, default=12, help="entries checked per parameter")
-    s.add_argument("--tol", type=float, default=1e-5)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--samples", type=_positive_int, default=4, help="random samples in the batch")
+    s.add_argument(
+        "--entries", type=_positive_int, default=12, help="entries checked per parameter"
+    )
+    s.add_argument("--eps", type=_positive_float, default=1e-6, help="finite-difference step")
+    s.add_argument("--tol", type=_positive_float, default=1e-5, help="relative error allowed")
+    s.add_argument("--seed", type=_natural_int, default=0)
     s.set_defaults(fn=cmd_gradcheck)
     return p
 
