@@ -164,6 +164,16 @@ def _fsync_directory(directory: Path, path: Path) -> None:
 # meta <-> JSON
 
 
+def encode_meta(obj, where: str = "meta"):
+    """`obj` as JSON-ready values, NumPy arrays and scalars tagged (see the module docstring)."""
+    return _encode(obj, where)
+
+
+def decode_meta(obj):
+    """The inverse of encode_meta."""
+    return _decode(obj)
+
+
 def _encode(obj, where: str):
     if obj is None or isinstance(obj, (bool, str)):
         return obj

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 
-from nnc.runtime.checkpoint import atomic_write_bytes
+from nnc.runtime.checkpoint import CheckpointError, atomic_write_bytes
 
 
 def accuracy(pred_scores_or_labels, y, kind: str, *, logits: bool = True) -> float:
@@ -113,11 +114,32 @@ class MetricsLog:
         atomic_write_bytes(self.path, _csv_line(self.columns).encode("utf-8"))
 
     def append(self, row: dict) -> None:
-        line = self._line(row)
-        # One write per row: a crash can cut only the last line, never interleave two.
-        with open(self.path, "a", newline="", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
+        """Appends one row, whole or not at all: a write that fails part way (a full disk) is
+        cut back to the rows before it, and CheckpointError says why."""
+        data = self._line(row).encode("utf-8")
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        except OSError as e:
+            raise CheckpointError(f"cannot write {self.path}: {e.strerror or e}") from None
+        try:
+            start = os.fstat(fd).st_size
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[os.write(fd, view) :]
+            except BaseException as e:  # a full disk, or Ctrl-C between two partial writes
+                try:
+                    os.ftruncate(fd, start)
+                except OSError:
+                    pass
+                if isinstance(e, OSError):
+                    raise CheckpointError(
+                        f"cannot write {self.path}: {e.strerror or e} (the row of step "
+                        f"{row.get('step')} was not written; the rows before it are intact)"
+                    ) from None
+                raise
+        finally:
+            os.close(fd)
 
     def _line(self, row: dict) -> str:
         unknown = [k for k in row if k not in self.columns]
