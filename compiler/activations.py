@@ -1,4 +1,5 @@
-"""Activation functions, each lowered to standard ONNX ops with gradient rules (but `step`)."""
+"""Activation functions, each lowered to standard ONNX ops with gradient rules (but the
+thresholds `step` and `sign`)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,14 @@ def _act(name, description, lower, options=None, **kw) -> None:
 
 def _step(b: GraphBuilder, x: str) -> str:
     return b.op("Cast", [b.op("Greater", [x, b.scalar(0.0)])], to=_to(b))
+
+
+def _sign(b: GraphBuilder, x: str) -> str:
+    return b.op("Where", [b.op("Greater", [x, b.scalar(0.0)]), b.scalar(1.0), b.scalar(-1.0)])
+
+
+def _hard_sigmoid(b: GraphBuilder, x: str, alpha: float = 0.2, beta: float = 0.5) -> str:
+    return b.op("HardSigmoid", [x], alpha=float(alpha), beta=float(beta))
 
 
 def _to(b: GraphBuilder) -> int:
@@ -88,9 +97,36 @@ _act(
     {"approximate": o.choice("'tanh' for the tanh approximation", ["none", "tanh"], "none")},
 )
 _act(
+    "selu",
+    "scaled ELU (Klambauer et al.): gamma x if x > 0 else gamma alpha (e^x - 1), with ONNX's "
+    "alpha 1.67326 and gamma 1.05070, for self-normalising networks (lecun_normal weights)",
+    lambda b, x: b.op("Selu", [x]),
+)
+_act(
+    "hard_sigmoid",
+    "max(0, min(1, alpha x + beta)); ONNX's and Keras 2's alpha 0.2 by default (PyTorch's "
+    "Hardsigmoid has alpha 1/6)",
+    _hard_sigmoid,
+    {
+        "alpha": o.number("slope", 0.2, exclusive_minimum=0),
+        "beta": o.number("value at x = 0", 0.5),
+    },
+)
+_act("softsign", "x / (1 + |x|)", lambda b, x: b.op("Softsign", [x]))
+_act("sin", "sine (periodic activations, SIREN)", lambda b, x: b.op("Sin", [x]))
+_act("cos", "cosine", lambda b, x: b.op("Cos", [x]))
+_act(
     "step",
-    "threshold unit: 1 if x > 0 else 0 (the perceptron's; inference only, not differentiable)",
+    "threshold unit: 1 if x > 0 else 0 (the perceptron's). Not differentiable: as the output's "
+    "last activation it trains with a loss that reads through it (perceptron, hinge or "
+    "squared_hinge on one output), which then reads its input",
     _step,
+    differentiable=False,
+)
+_act(
+    "sign",
+    "bipolar threshold unit: +1 if x > 0 else -1. Not differentiable: trains as step does",
+    _sign,
     differentiable=False,
 )
 

@@ -141,6 +141,12 @@ class GraphBuilder:
     def ints(self, values: Sequence[int]) -> str:
         return self.const(np.asarray(values, dtype=np.int64), dtype=np.int64)
 
+    def count(self, x: str) -> str:
+        """The number of elements of `x` as a scalar of the graph's float type. Spelt
+        ReduceProd(Shape(x)) rather than Size, which some runtimes (tinygrad) mistype."""
+        n = self.op("ReduceProd", [self.op("Shape", [x])], keepdims=0)
+        return self.op("Cast", [n], to=elem_type(self.dtype))
+
     def reverse(self, x: str, axis: int = 0) -> str:
         """`x` in reverse order along `axis`: a Slice with step -1, which every runtime runs (a
         Scan's reverse directions are not: onnx.reference refuses them)."""

@@ -12,7 +12,7 @@ from nnc.compiler import __version__
 from nnc.compiler.autodiff import gradients
 from nnc.compiler.builder import GraphBuilder
 from nnc.compiler.layers import LowerCtx
-from nnc.compiler.losses import LOSSES, metrics, scores
+from nnc.compiler.losses import metrics, scores
 from nnc.compiler.network import Network
 from nnc.compiler.spec.model import thaw
 from nnc.compiler.update import append_update
@@ -36,6 +36,9 @@ class TrainingGraphs:
     gradient: onnx.ModelProto
     train_step: onnx.ModelProto
     eval: onnx.ModelProto
+    # parameters, their gradients, optimizer state, step, lr -> the updated ones: the train step's
+    # update on its own, for data-parallel training and custom loops
+    update: onnx.ModelProto
     random_inputs: dict[str, list[int]] = field(default_factory=dict)  # name -> per-sample shape
     # optimizer state inputs and their shapes (a parameter's, or a fused group's flat length)
     state_shapes: dict[str, list[int]] = field(default_factory=dict)
@@ -49,7 +52,12 @@ class TrainingGraphs:
         return {k: np.zeros(v, dtype) for k, v in self.state_shapes.items()}
 
     def models(self) -> dict[str, onnx.ModelProto]:
-        return {"gradient": self.gradient, "train_step": self.train_step, "eval": self.eval}
+        return {
+            "gradient": self.gradient,
+            "train_step": self.train_step,
+            "eval": self.eval,
+            "update": self.update,
+        }
 
 
 def lower_network(net: Network, ctx: LowerCtx, x: str) -> str:
@@ -102,13 +110,17 @@ def inference_model(
             b.op("ArgMax", ["y"], ["label"], axis=-1, keepdims=0)
             b.add_output("label", ["N"], np.int64)
         elif kind in ("binary", "multilabel"):
-            ldef = LOSSES[net.spec.loss[0]]
+            ldef = net.loss_def()
             score = scores(ldef, "y", ctx.pre_activation.get(net.output))
+            # Where rather than Cast(bool -> int64), which tract types as a shape value
             b.op(
-                "Cast",
-                [b.op("Greater", [score, b.scalar(ldef.threshold)])],
+                "Where",
+                [
+                    b.op("Greater", [score, b.scalar(ldef.threshold)]),
+                    b.const(1, np.int64),
+                    b.const(0, np.int64),
+                ],
                 ["label"],
-                to=onnx.TensorProto.INT64,
             )
             b.add_output("label", ["N", *net.output_shape], np.int64)
     meta = {
@@ -151,6 +163,7 @@ def training_graphs(net: Network, dtype=np.float32, steps_per_epoch: int = 1) ->
         gradient=gradient,
         train_step=train_step,
         eval=_loss_graph(net, dtype, "eval")[0].model(doc=f"nnc eval graph of {net.spec.name}"),
+        update=_update_graph(net, dtype, steps_per_epoch),
         random_inputs=random_inputs,
         state_shapes=state_shapes,
     )
@@ -162,7 +175,7 @@ def _loss_graph(net: Network, dtype, kind: str) -> tuple[GraphBuilder, LowerCtx,
     spec = net.spec
     target = net.target()
     assert spec.loss is not None
-    ldef = LOSSES[spec.loss[0]]
+    ldef = net.loss_def()
     b = GraphBuilder(f"{spec.name}.{kind}", dtype)
     x = b.add_input("x", ["N", *spec.input_shape])
     if target.kind == "class_index":
@@ -195,13 +208,61 @@ def _gradients(b: GraphBuilder, net: Network, loss: str) -> dict[str, str]:
 
 
 def _gradient_graph(net: Network, dtype) -> tuple[onnx.ModelProto, dict[str, list[int]]]:
+    """Loss, metrics and one gradient per trainable parameter; and the next value of every
+    running statistic (batch norm's), which the step updates without a gradient."""
     b, ctx, loss = _loss_graph(net, dtype, "gradient")
     grads = _gradients(b, net, loss)
     for p in net.trainable():
         b.rename(grads[p.name], f"grad.{p.name}")
         b.add_output(f"grad.{p.name}", list(p.shape))
+    shapes = {p.name: list(p.shape) for p in net.params}
+    for name, value in ctx.state_updates.items():
+        b.rename(value, name + NEXT)
+        b.add_output(name + NEXT, shapes[name])
     random_inputs = {name: list(shape) for name, shape in ctx.random_inputs}
     return b.model(doc=f"nnc gradient graph of {net.spec.name}"), random_inputs
+
+
+def _update_graph(net: Network, dtype, steps_per_epoch: int) -> onnx.ModelProto:
+    """Trainable parameters, their gradients (`grad.<name>`), optimizer state, step and lr ->
+    `<name>.next` for the parameters and the state, grad_norm and (with a schedule) lr_used:
+    exactly the update the train step applies after its gradient."""
+    b = GraphBuilder(f"{net.spec.name}.update", dtype)
+    trainable = net.trainable()
+    for p in trainable:
+        b.add_input(p.name, list(p.shape))
+    grads = {p.name: b.add_input(f"grad.{p.name}", list(p.shape)) for p in trainable}
+    step = b.add_input("step", [], np.int64)
+    lr_in = b.add_input("lr", [])
+    upd = append_update(
+        b,
+        trainable,
+        grads,
+        net.spec.optimizer,
+        step,
+        lr_in,
+        max_norm=net.spec.regularization.get("max_norm"),
+        steps_per_epoch=steps_per_epoch,
+    )
+    _carry_update(b, net, upd, {})
+    return b.model(doc=f"nnc update graph of {net.spec.name}")
+
+
+def _carry_update(b: GraphBuilder, net: Network, upd, state_updates: dict[str, str]) -> None:
+    """The `.next` outputs of an update (and of running statistics), grad_norm and lr_used."""
+    shapes = {p.name: list(p.shape) for p in net.params}
+    carried = {**upd.new_values, **state_updates}
+    for name in [p.name for p in net.params if p.name in carried]:
+        b.rename(carried[name], name + NEXT)
+        b.add_output(name + NEXT, shapes[name])  # the checker wants a shape on every output
+    for name, value in upd.new_state.items():
+        b.rename(value, name + NEXT)
+        b.add_output(name + NEXT, upd.state_shapes[name])
+    b.rename(upd.grad_norm, "grad_norm")
+    b.add_output("grad_norm", [])
+    if upd.scheduled:  # without a schedule the rate is the `lr` input itself
+        b.rename(upd.lr, "lr_used")
+        b.add_output("lr_used", [])
 
 
 def _train_step_graph(
@@ -223,19 +284,7 @@ def _train_step_graph(
         max_norm=net.spec.regularization.get("max_norm"),
         steps_per_epoch=steps_per_epoch,
     )
-    shapes = {p.name: list(p.shape) for p in net.params}
-    carried = {**upd.new_values, **ctx.state_updates}
-    for name in [p.name for p in net.params if p.name in carried]:
-        b.rename(carried[name], name + NEXT)
-        b.add_output(name + NEXT, shapes[name])  # the checker wants a shape on every output
-    for name, value in upd.new_state.items():
-        b.rename(value, name + NEXT)
-        b.add_output(name + NEXT, upd.state_shapes[name])
-    b.rename(upd.grad_norm, "grad_norm")
-    b.add_output("grad_norm", [])
-    if upd.scheduled:  # without a schedule the rate is the `lr` input itself
-        b.rename(upd.lr, "lr_used")
-        b.add_output("lr_used", [])
+    _carry_update(b, net, upd, ctx.state_updates)
     return b.model(doc=f"nnc train-step graph of {net.spec.name}"), upd.state_shapes
 
 

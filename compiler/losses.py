@@ -17,6 +17,7 @@ class Target:
     kind: str  # class_index | binary | multilabel | real
     num_classes: int | None
     output_shape: tuple[int, ...]
+    signed: bool = False  # binary targets may also be written -1/+1 (the loader maps -1 to 0)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,14 @@ class LossDef:
     refuses_after: Mapping[str, str] = field(default_factory=dict)  # final activation -> why
     # binary and multi-label decisions: the score above which a label is 1 (0 on logits)
     threshold: float = 0.0
+    # the policy for a network with a single output, where it differs (hinge: binary there)
+    one_output: LossDef | None = None
+
+    def for_output(self, shape: tuple[int, ...]) -> LossDef:
+        """The policy for a network whose output has this per-sample shape."""
+        if self.one_output is not None and shape[-1] == 1:
+            return self.one_output
+        return self
 
 
 LOSSES: Registry[LossDef] = Registry("loss")
@@ -60,6 +69,12 @@ def _classes(shape):
 
 def _binary(shape):
     return Target("binary" if shape[-1] == 1 else "multilabel", max(2, shape[-1]), tuple(shape))
+
+
+def _signed_binary(shape):
+    return Target(
+        "binary" if shape[-1] == 1 else "multilabel", max(2, shape[-1]), tuple(shape), signed=True
+    )
 
 
 def _mean(b: GraphBuilder, x: str) -> str:
@@ -94,17 +109,58 @@ def _bce(b, z, t, **_):
     return _mean(b, per)
 
 
-def _cross_entropy(b, z, t, **_):
-    return b.op("SoftmaxCrossEntropyLoss", [z, t], reduction="mean")
+def _cross_entropy(b, z, t, num_classes=2, **_):
+    # -log softmax(z)[t] from LogSoftmax and a one-hot product: every runtime has these (tract
+    # lacks SoftmaxCrossEntropyLoss); the region's rule gives the fused gradient softmax - onehot
+    start = len(b.nodes)
+    logp = b.op("LogSoftmax", [z], axis=-1)
+    onehot = b.one_hot(t, num_classes)
+    picked = b.op("ReduceSum", [b.op("Mul", [logp, onehot]), b.ints([-1])], keepdims=0)
+    per = b.op("Neg", [picked])
+    b.mark_region(
+        "SoftmaxCrossEntropy", start, [z, t], [per], saved={"logp": logp, "onehot": onehot}
+    )
+    return _mean(b, per)
 
 
-def _hinge(b, s, t, margin=1.0, num_classes=2, **_):
-    # Multiclass SVM (Weston-Watkins): sum over j != y of max(0, s_j - s_y + margin).
+def _hinge(b, s, t, margin=1.0, num_classes=2, squared=False, **_):
+    # Multiclass SVM (Weston-Watkins): sum over j != y of max(0, s_j - s_y + margin) (squared).
     onehot = b.one_hot(t, num_classes)
     s_y = b.op("ReduceSum", [b.op("Mul", [s, onehot]), b.ints([-1])], keepdims=1)
     margins = b.op("Relu", [b.op("Add", [b.op("Sub", [s, s_y]), b.scalar(margin)])])
     margins = b.op("Mul", [margins, b.op("Sub", [b.scalar(1.0), onehot])])
+    if squared:
+        margins = b.op("Mul", [margins, margins])
     return _mean(b, b.op("ReduceSum", [margins, b.ints([-1])], keepdims=0))
+
+
+def _bipolar(b: GraphBuilder, t: str) -> str:
+    """Targets 0/1 as -1/+1."""
+    return b.op("Sub", [b.op("Mul", [t, b.scalar(2.0)]), b.scalar(1.0)])
+
+
+def _binary_hinge(b, z, t, margin=1.0, squared=False, **_):
+    # max(0, margin - t z) per output, t = +-1 (squared: its square, smooth at the corner)
+    per = b.op("Relu", [b.op("Sub", [b.scalar(margin), b.op("Mul", [z, _bipolar(b, t)])])])
+    return _mean(b, b.op("Mul", [per, per]) if squared else per)
+
+
+def _squared_hinge(b, s, t, **kw):
+    return _hinge(b, s, t, squared=True, **kw)
+
+
+def _binary_squared_hinge(b, z, t, **kw):
+    return _binary_hinge(b, z, t, squared=True, **kw)
+
+
+def _perceptron(b, z, t, **_):
+    # Rosenblatt's criterion max(0, -t z), t = +-1. Its corner z = 0 is where the perceptron's
+    # decision flips: the region takes the rule's gradient there (-t on a mistake, step(z) !=
+    # target, else 0), which per-op rules (relu'(0) = 0) would miss for a positive target.
+    start = len(b.nodes)
+    per = b.op("Relu", [b.op("Neg", [b.op("Mul", [z, _bipolar(b, t)])])])
+    b.mark_region("Perceptron", start, [z, t], [per])
+    return _mean(b, per)
 
 
 def _focal(b, z, t, gamma=2.0, alpha=None, **_):
@@ -205,19 +261,71 @@ LOSSES.add(
         few_classes_hint="use binary_cross_entropy for one sigmoid output",
     ),
 )
+
+_THRESHOLDS = ("step", "sign")  # not differentiable: a loss that reads through them trains them
+
+
+def _not_after(loss: str) -> dict[str, str]:
+    """Refusals of a loss whose decision is a score above 0: outputs that are never below 0."""
+    return {
+        act: f"{loss} decides on scores above 0, and a {act} output is never below 0: drop the "
+        f"{act} (a step, sign or linear output), or use "
+        + ("binary_cross_entropy" if act == "sigmoid" else "cross_entropy")
+        for act in ("sigmoid", "softmax", "log_softmax")
+    }
+
+
+_MARGIN = {"margin": o.number("required margin of the true class", 1.0, exclusive_minimum=0)}
+
+
+def _hinge_family(name: str, multi: Callable[..., str], binary: Callable[..., str], what: str):
+    """hinge and squared_hinge: binary on one output, multiclass SVM on more."""
+    squared = name != "hinge"
+    LOSSES.add(
+        name,
+        LossDef(
+            name,
+            f"{'squared ' if squared else ''}hinge loss. One output: binary, "
+            + what.format(m="margin - t z")
+            + " with t = -1/+1 (targets 0/1 or -1/+1), averaged over samples; read from the "
+            "input z of a final step or sign, deciding at 0. More outputs: multiclass SVM "
+            "(Weston-Watkins), per sample the sum over the wrong classes j of "
+            + what.format(m="s_j - s_y + margin")
+            + ", not divided by the number of classes (PyTorch's MultiMarginLoss"
+            + (" with p=2" if squared else "")
+            + " divides); averaged over samples",
+            _classes,
+            multi,
+            _MARGIN,
+            reads_through=("softmax",),
+            one_output=LossDef(
+                name,
+                f"binary {name.replace('_', ' ')} on one output",
+                _signed_binary,
+                binary,
+                _MARGIN,
+                reads_through=_THRESHOLDS,
+                refuses_after=_not_after(name),
+            ),
+        ),
+    )
+
+
+_hinge_family("hinge", _hinge, _binary_hinge, "max(0, {m})")
+_hinge_family("squared_hinge", _squared_hinge, _binary_squared_hinge, "max(0, {m})^2")
 LOSSES.add(
-    "hinge",
+    "perceptron",
     LossDef(
-        "hinge",
-        "multiclass SVM hinge loss (Weston-Watkins): per sample, the sum over the wrong classes "
-        "j of max(0, s_j - s_y + margin), not divided by the number of classes (PyTorch's "
-        "MultiMarginLoss divides); averaged over samples",
-        _classes,
-        _hinge,
-        {"margin": o.number("required margin of the true class", 1.0, exclusive_minimum=0)},
-        reads_through=("softmax",),
-        min_classes=2,
-        few_classes_hint="use binary_cross_entropy for one sigmoid output",
+        "perceptron",
+        "Rosenblatt's perceptron criterion max(0, -t z) per output, t = -1/+1 (targets 0/1 or "
+        "-1/+1), averaged over samples and outputs; read from the input z of a final step or "
+        "sign. With batch size 1 and plain SGD it is the perceptron learning rule: w += lr t x "
+        "on a mistake (step(z) != target; at z = 0 the prediction is 0, so a positive target "
+        "there is a mistake), nothing otherwise",
+        _signed_binary,
+        _perceptron,
+        reads_through=_THRESHOLDS,
+        refuses_after=_not_after("perceptron"),
     ),
 )
 

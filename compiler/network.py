@@ -9,7 +9,7 @@ import numpy as np
 from nnc.compiler.activations import ACTIVATIONS
 from nnc.compiler.init import init_problem, initial_value
 from nnc.compiler.layers import LAYERS, Layer, ParamDecl, PerSample, ShapeError
-from nnc.compiler.losses import LOSSES, Target
+from nnc.compiler.losses import LOSSES, LossDef, Target
 from nnc.compiler.spec.errors import Diagnostic, SpecError
 from nnc.compiler.spec.model import Spec
 
@@ -19,6 +19,7 @@ class Node:
     layer: Layer
     inputs: tuple[str, ...]  # layer names, or "input"
     spec_index: int
+    params: tuple[ParamDecl, ...] = ()
 
 
 class Network:
@@ -57,7 +58,7 @@ class Network:
                         spec.error(path, f"{why} (parameter {p.name}, shape {list(p.shape)})")
                     )
             self.params.extend(decls)
-            self.nodes.append(Node(layer, tuple(inputs), ls.index))
+            self.nodes.append(Node(layer, tuple(inputs), ls.index, tuple(decls)))
         self.output = prev
         if not diags:
             diags.extend(self._check_loss())
@@ -94,12 +95,18 @@ class Network:
         elementwise = not ACTIVATIONS[act].over_last_axis
         return act if all(n.layer.passes_activation(act, elementwise) for n in between) else None
 
+    def loss_def(self) -> LossDef:
+        """The loss's policy for this network's output (some differ for a single output)."""
+        if self.spec.loss is None:
+            raise ValueError("the spec has no loss")
+        return LOSSES[self.spec.loss[0]].for_output(self.output_shape)
+
     def _check_loss(self) -> list[Diagnostic]:
         """What the loss's definition says it needs of the network's output."""
         if self.spec.loss is None:
             return []
         name, _ = self.spec.loss
-        ldef = LOSSES[name]
+        ldef = self.loss_def()
         shape = self.output_shape
         if shape[-1] < ldef.min_classes:
             hint = f"; {ldef.few_classes_hint}" if ldef.few_classes_hint else ""
@@ -124,12 +131,66 @@ class Network:
                     f"logits cannot follow; move it before the layer with the {act}",
                 )
             ]
-        return []
+        return self._check_thresholds(name, ldef)
+
+    def _check_thresholds(self, loss: str, ldef: LossDef) -> list[Diagnostic]:
+        """A non-differentiable activation (step, sign) between a trainable parameter and the
+        loss fails the gradient, unless it is the output's last activation and the loss reads
+        through it: found here, at the layer and option, before any graph is built."""
+        trained: set[str] = set()  # layers with a trainable parameter at or before them
+        for node in self.nodes:
+            own = any(p.trainable and not p.state for p in node.params)
+            if own or any(i in trained for i in node.inputs):
+                trained.add(node.layer.name)
+        feeds_loss = {self.output}
+        for node in reversed(self.nodes):
+            if node.layer.name in feeds_loss:
+                feeds_loss.update(node.inputs)
+        last = self._activation_node()
+        out = []
+        for node in self.nodes:
+            if node.layer.name not in trained or node.layer.name not in feeds_loss:
+                continue
+            for field, act in node.layer.activations():
+                if ACTIVATIONS[act].differentiable:
+                    continue
+                is_last = node is last and act == node.layer.final_activation()
+                if is_last and act in ldef.reads_through:
+                    continue  # the loss reads its input
+                if is_last:
+                    readers = [
+                        n if act in d.reads_through else f"{n} on one output"
+                        for n, d in LOSSES.items()
+                        if act in d.reads_through
+                        or (d.one_output is not None and act in d.one_output.reads_through)
+                    ]
+                    how = (
+                        "as the output's last activation it trains with a loss that reads "
+                        f"through it ({', '.join(readers)}), not {loss}"
+                    )
+                else:
+                    how = "no loss reads through it inside the network"
+                out.append(
+                    self.spec.error(
+                        ("layers", node.spec_index, field),
+                        f"{act} is not differentiable, so the trainable parameters before it "
+                        f"cannot learn: {how}; or use a differentiable activation (sigmoid, "
+                        "tanh), or freeze the layers before it (trainable: false)",
+                    )
+                )
+        return out
+
+    def _activation_node(self) -> Node | None:
+        """The layer whose activation is the output's last (through look-through layers)."""
+        act, between = self.output_activation()
+        if act is None:
+            return None
+        by_name = {n.layer.name: n for n in self.nodes}
+        start = between[-1].inputs[0] if between else self.output
+        return by_name.get(start)
 
     def target(self) -> Target:
-        if self.spec.loss is None:
-            raise ValueError("the spec has no loss")
-        return LOSSES[self.spec.loss[0]].target(self.output_shape)
+        return self.loss_def().target(self.output_shape)
 
     def trainable(self) -> list[ParamDecl]:
         return [p for p in self.params if p.trainable and not p.state]

@@ -123,6 +123,7 @@ TRAIN_OVERRIDES = (
     ("train.epochs", "epochs"),
     ("train.batch_size", "batch_size"),
     ("train.seed", "seed"),
+    ("train.workers", "workers"),
     ("optimizer.lr", "lr"),
 )
 
@@ -188,7 +189,12 @@ def _train_confined(args, spec, run, overrides: dict, resume, where: str) -> int
         fitted, changed = run_fitted(run, spec, args.accept_new_data, "resume")
     compiled, data = compile_with_data(spec, fitted=fitted)
     print(f"data: {data.description}")
-    trainer = Trainer(compiled, data, engine, run)
+    parallel = None
+    if int(spec.train.get("workers", 1)) > 1:
+        from nnc.runtime.distributed import DataParallel
+
+        parallel = DataParallel(spec, int(spec.train["workers"]), args.address)
+    trainer = Trainer(compiled, data, engine, run, parallel=parallel)
     if resume is None:
         graphs = compiled.graphs.models()
         models = {"model": compiled.export(data=data), **graphs}
@@ -466,6 +472,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     accept_new_data(s)
     untrusted(s)
+    s.add_argument(
+        "--workers",
+        type=int,
+        help="data-parallel training on this many Ray workers (train.workers; needs nnc[ray])",
+    )
+    s.add_argument(
+        "--address",
+        help="a running Ray cluster to use (default: start a local Ray instance)",
+    )
     engine_opts(s)
     s.set_defaults(fn=cmd_train)
     s = sub.add_parser("eval", help="loss and metrics of a trained run on its data splits")

@@ -135,7 +135,7 @@ def apply_overrides(spec: Spec, overrides: dict) -> Spec:
 
 def target_spec(net: Network) -> TargetSpec:
     t = net.target()
-    return TargetSpec(t.kind, t.num_classes, t.output_shape)
+    return TargetSpec(t.kind, t.num_classes, t.output_shape, t.signed)
 
 
 def load_dataset(spec: Spec, net: Network, fitted: Fitted | None = None) -> Dataset:

@@ -177,6 +177,11 @@ class Stepper:
         if missing:
             raise EngineError(f"no initial value for carried tensors: {missing}")
 
+    def batch_feeds(self, train, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """The inputs of one batch of the training split (a distributed stepper sends only
+        `idx` to workers that hold the data)."""
+        return {"x": train.x[idx], "y": train.y[idx]}
+
     def step(self, feeds: dict[str, np.ndarray]) -> dict[str, float]:
         outs = self._run(self.outputs, {**feeds, **self.carried})
         values = dict(zip(self.outputs, outs))

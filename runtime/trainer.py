@@ -12,6 +12,7 @@ import onnx
 
 from nnc.runtime.compiled import Compiled
 from nnc.runtime.data import Dataset
+from nnc.runtime.distributed import WorkerLost
 from nnc.runtime.engines import Engine, Stepper
 from nnc.runtime.errors import RunError
 from nnc.runtime.evaluation import Evaluator, first_nonfinite, short_name
@@ -56,7 +57,13 @@ class Resume:
 
 class Trainer:
     def __init__(
-        self, compiled: Compiled, data: Dataset, engine: Engine, run: RunDir, log=print
+        self,
+        compiled: Compiled,
+        data: Dataset,
+        engine: Engine,
+        run: RunDir,
+        log=print,
+        parallel=None,
     ) -> None:
         if compiled.graphs is None:
             raise RunError(f"{compiled.spec.filename}: the spec has no loss: nothing to train")
@@ -75,6 +82,7 @@ class Trainer:
             self.columns += ["val_loss", *[f"val_{k}" for k in self.evaluate.metric_names]]
         self.metrics = None  # MetricsLog, opened by fit
         self._interrupt = DeferredInterrupt()  # the active one, set by fit
+        self.parallel = parallel  # a distributed.DataParallel, or None for one process
 
     # -- the loop --------------------------------------------------------------------------------
     def fit(self, values: dict[str, np.ndarray], resume: Resume | None = None) -> TrainResult:
@@ -88,7 +96,11 @@ class Trainer:
         if self.stopping.note:
             self.log(self.stopping.note)
         carried = {**self.graphs.initial_state(), **values}
-        stepper = self.engine.stepper(self.graphs.train_step, carried)
+        if self.parallel is not None:
+            stepper = self.parallel.stepper(carried)
+            self.log(f"workers: {self.parallel.description}")
+        else:
+            stepper = self.engine.stepper(self.graphs.train_step, carried)
         rng = np.random.default_rng(int(self.spec.train["seed"]))
         loop = LoopState()
         if resume is not None:
@@ -111,6 +123,13 @@ class Trainer:
         except NanGuardStop as e:
             progress.close()
             return self._stopped(loop, e, time.perf_counter() - t_start)
+        except WorkerLost as e:
+            progress.close()
+            last = self.run.checkpoint_path("last")
+            where = f"the last checkpoint is {last}" if last.exists() else "no checkpoint yet"
+            raise RunError(
+                f"{e}; {where}; resume with: nnc train --resume {self.run.path}"
+            ) from None
         progress.close()
         if status == "interrupted":
             return self._interrupted(loop, stepper, rng.bit_generator.state)
@@ -153,8 +172,7 @@ class Trainer:
                 b = min(a + bsz, n)
                 idx = loop.perm[a:b]
                 feeds = {
-                    "x": train.x[idx],
-                    "y": train.y[idx],
+                    **stepper.batch_feeds(train, idx),
                     "step": np.array(loop.step, np.int64),
                     "lr": self.lr,
                 }
@@ -262,6 +280,9 @@ class Trainer:
     def _diagnose_nan(self, stepper: Stepper, feeds: dict, out: dict, loop: LoopState) -> str:
         bad = ", ".join(f"{k}={v}" for k, v in out.items() if not np.isfinite(v))
         where = f"step {loop.step} (epoch {loop.epoch + 1}, batch {loop.batch + 1})"
+        if "__indices__" in feeds:  # a distributed step: the batch itself, for the diagnosis
+            idx = feeds["__indices__"]
+            feeds = {**feeds, "x": self.data.train.x[idx], "y": self.data.train.y[idx]}
         values = stepper.values()
         msg = f"NaN guard: non-finite {bad} at {where}"
         if nonfinite(values):  # the previous update overflowed: the step only showed it

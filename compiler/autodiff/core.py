@@ -262,7 +262,11 @@ def vjp(
         if rule_of(n) is None:
             hint = ""
             if n.op_type in ("Greater", "Cast") and "/act/" in n.name:
-                hint = " (the step activation is not differentiable: use sigmoid or tanh to train)"
+                hint = (
+                    " (a step or sign activation is not differentiable: as the output's last "
+                    "activation a perceptron or hinge loss reads through it; elsewhere use "
+                    "sigmoid or tanh to train)"
+                )
             why = NON_DIFFERENTIABLE.get(n.op_type)
             if why:
                 hint = f"; it is not differentiable ({why}){hint}"

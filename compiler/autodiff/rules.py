@@ -271,15 +271,13 @@ def _reduce_sum(g, node, dys):
 def _reduce_mean(g, node, dys):
     b = g.b
     x, y = node.input[0], node.output[0]
-    to = elem_type(b.dtype)
     xs, ys = g.shape(x), g.shape(y)
     if all(isinstance(d, int) for d in xs + ys):
         scale = b.scalar(float(np.prod(ys)) / float(np.prod(xs)))
     elif all(d == 1 for d in ys):  # a full reduction: 1 / size(x)
-        scale = b.op("Reciprocal", [b.op("Cast", [b.op("Size", [x])], to=to)])
+        scale = b.op("Reciprocal", [b.count(x)])
     else:  # 1 / (values averaged) = size(y) / size(x), exact also with a symbolic batch
-        sizes = [b.op("Cast", [b.op("Size", [v])], to=to) for v in (y, x)]
-        scale = b.op("Div", sizes)
+        scale = b.op("Div", [b.count(y), b.count(x)])
     # scale the (small) reduced gradient before expanding it back over x
     return [_expand_reduced(g, node, b.op("Mul", [dys[0], scale])), None]
 
@@ -386,6 +384,30 @@ def _erf(g, x, y, dy):
     return b.op("Mul", [dy, b.op("Mul", [bump, b.scalar(2.0 / np.sqrt(np.pi))])])
 
 
+@elementwise("Selu", saves=("x", "y"))
+def _selu(g, x, y, dy, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875):
+    b = g.b  # gamma for x > 0; gamma alpha e^x = y + gamma alpha below
+    below = b.op("Mul", [dy, b.op("Add", [y, b.scalar(gamma * alpha)])])
+    return b.op("Where", [b.op("Greater", [x, _z(g)]), b.op("Mul", [dy, b.scalar(gamma)]), below])
+
+
+@elementwise("HardSigmoid", saves=("x",))
+def _hard_sigmoid(g, x, y, dy, alpha=0.2, beta=0.5):
+    b = g.b  # alpha where 0 < alpha x + beta < 1, else 0 (flat)
+    u = b.op("Add", [b.op("Mul", [x, b.scalar(alpha)]), b.scalar(beta)])
+    to = elem_type(b.dtype)
+    above = b.op("Cast", [b.op("Greater", [u, _z(g)])], to=to)
+    below = b.op("Cast", [b.op("Less", [u, _one(g)])], to=to)
+    return b.op("Mul", [b.op("Mul", [dy, b.scalar(alpha)]), b.op("Mul", [above, below])])
+
+
+@elementwise("Softsign")
+def _softsign(g, x, y, dy):
+    b = g.b  # 1 / (1 + |x|)^2
+    denom = b.op("Add", [b.op("Abs", [x]), _one(g)])
+    return b.op("Div", [dy, b.op("Mul", [denom, denom])])
+
+
 @rule("Pow", saves=("x", "y"))
 def _pow(g, node, dys):
     x, p = node.input
@@ -477,8 +499,7 @@ def _loss_scale(g: GradContext, node, dy: str, labels: str) -> str:
         return b.op("Unsqueeze", [dy, b.ints([-1])])
     if reduction == "sum":
         return dy
-    n = b.op("Cast", [b.op("Size", [labels])], to=elem_type(b.dtype))
-    return b.op("Div", [dy, n])
+    return b.op("Div", [dy, b.count(labels)])
 
 
 def _supported_loss_node(g: GradContext, node) -> None:
@@ -513,6 +534,17 @@ def _nll(g, node, dys):
     ]
 
 
+@region_rule("SoftmaxCrossEntropy", saves=("logp", "onehot", "shapes"))
+def _softmax_cross_entropy(g, region, dys):
+    """Per sample, -log softmax(z)[t]: d/dz = softmax(z) - onehot(t), in two passes instead of
+    the LogSoftmax and product rules' five."""
+    b = g.b
+    logp, onehot = region.saved["logp"], region.saved["onehot"]
+    dy = b.op("Unsqueeze", [dys[0], b.ints([-1])])  # [N] -> [N, 1]
+    dz = b.op("Mul", [b.op("Sub", [b.op("Exp", [logp]), onehot]), dy])
+    return [dz, None]
+
+
 @region_rule("SigmoidCrossEntropy", saves=("x",))
 def _sigmoid_cross_entropy(g, region, dys):
     """Per element, max(z, 0) - z t + log(1 + e^-|z|) = -t log s(z) - (1 - t) log(1 - s(z)):
@@ -523,6 +555,32 @@ def _sigmoid_cross_entropy(g, region, dys):
     dy = dys[0]
     dz = b.op("Mul", [dy, b.op("Sub", [b.op("Sigmoid", [z]), t])]) if g.needs(z) else None
     dt = b.op("Neg", [b.op("Mul", [dy, z])]) if g.needs(t) else None
+    return [
+        g.unbroadcast(dz, z, region.outputs[0]) if dz else None,
+        g.unbroadcast(dt, t, region.outputs[0]) if dt else None,
+    ]
+
+
+@region_rule("Perceptron", saves=("x",))
+def _perceptron(g, region, dys):
+    """Per element max(0, -s z) with s = 2t - 1: d/dz = -s on a mistake (step(z) != t, so z = 0
+    with t = 1 is one: the perceptron's prediction there is 0), else 0; d/dt = -2 z where the
+    loss is positive (a target computed from parameters, say)."""
+    b = g.b
+    z, t = region.inputs
+    dy = dys[0]
+    to = elem_type(b.dtype)
+    sign = b.op("Sub", [b.op("Mul", [t, b.scalar(2.0)]), _one(g)])
+    dz = dt = None
+    if g.needs(z):
+        # |step(z) - step(t - 1/2)|: 1 on a mistake (no Xor, which not every runtime has)
+        predicted = b.op("Cast", [b.op("Greater", [z, _z(g)])], to=to)
+        wanted = b.op("Cast", [b.op("Greater", [t, b.scalar(0.5)])], to=to)
+        mistake = b.op("Abs", [b.op("Sub", [predicted, wanted])])
+        dz = b.op("Mul", [b.op("Neg", [dy]), b.op("Mul", [sign, mistake])])
+    if g.needs(t):
+        wrong = b.op("Cast", [b.op("Less", [b.op("Mul", [z, sign]), _z(g)])], to=to)
+        dt = b.op("Mul", [dy, b.op("Mul", [z, b.op("Mul", [wrong, b.scalar(-2.0)])])])
     return [
         g.unbroadcast(dz, z, region.outputs[0]) if dz else None,
         g.unbroadcast(dt, t, region.outputs[0]) if dt else None,

@@ -162,6 +162,9 @@ def _weight_grad_im2col(
 def _max_pool(g, node, dys):
     # Each output's gradient goes to the one input cell MaxPool's Indices names (ties: a single
     # winner, so nothing is counted twice); overlapping windows that share a winner add up.
+    # The scatter runs per (sample, channel) plane on the index modulo the plane's size: correct
+    # whether a runtime numbers Indices over the whole tensor (as ONNX defines) or per plane (as
+    # tinygrad does).
     b, x, dy = g.b, node.input[0], dys[0]
     at = attrs(node)
     if at.get("storage_order", 0):
@@ -170,16 +173,19 @@ def _max_pool(g, node, dys):
         indices = node.output[1]
     else:
         _, indices = b.op("MaxPool", [x], outputs=2, **at)
-    flat = b.ints([-1])
+    plane = math.prod(_static(g, x, "MaxPool")[1:])
+    out_plane = math.prod(_static(g, node.output[0], "MaxPool")[1:])
+    rows = b.ints([-1, out_plane])
     zeros = b.op(
         "ConstantOfShape",
-        [b.op("Shape", [b.op("Reshape", [x, flat])])],
+        [b.op("Shape", [b.op("Reshape", [x, b.ints([-1, plane])])])],
         value=helper.make_tensor("value", elem_type(b.dtype), [1], [0.0]),
     )
+    where = b.op("Reshape", [b.op("Mod", [indices, b.ints([plane])]), rows])
     scattered = b.op(
         "ScatterElements",
-        [zeros, b.op("Reshape", [indices, flat]), b.op("Reshape", [dy, flat])],
-        axis=0,
+        [zeros, where, b.op("Reshape", [dy, rows])],
+        axis=1,
         reduction="add",
     )
     return [g.like(scattered, x)]
@@ -369,14 +375,7 @@ def _batch_norm_train(g, region, dys):
     dx = None
     if g.needs(x):
         # 1 / m = channels / size(x), exact with a symbolic batch
-        to = elem_type(b.dtype)
-        inv_m = b.op(
-            "Div",
-            [
-                b.op("Cast", [b.op("Size", [dbeta])], to=to),
-                b.op("Cast", [b.op("Size", [x])], to=to),
-            ],
-        )
+        inv_m = b.op("Div", [b.count(dbeta), b.count(x)])
         scale = inv_std
         if gamma:
             scale = b.op("Mul", [inv_std, b.op("Reshape", [gamma, b.ints(per_channel)])])

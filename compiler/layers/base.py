@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nnc.compiler import options as o
+from nnc.compiler.activations import activation_ref
 from nnc.compiler.builder import GraphBuilder
 from nnc.compiler.registry import Registry
 
@@ -107,6 +108,14 @@ class Layer:
 
     def passes_activation(self, act: str, elementwise: bool) -> bool:
         return False
+
+    # the options that name an activation this layer applies (the network checks that a loss
+    # can train through each); an activation layer applies its own type
+    activation_options: ClassVar[tuple[str, ...]] = ()
+
+    def activations(self) -> list[tuple[str, str]]:
+        """(option, activation name) of every activation this layer applies."""
+        return [(f, activation_ref(self.opts[f])[0]) for f in self.activation_options]
 
     def final_activation(self) -> str | None:
         """The activation this layer applies last (None: none, or linear); a loss may read

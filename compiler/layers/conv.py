@@ -1,9 +1,11 @@
-"""Convolution, pooling and normalisation layers for channels-first [C, H, W] images."""
+"""Convolution, pooling and normalisation layers for channels-first [C, H, W] images and
+[C, T] sequences."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,44 +21,63 @@ from nnc.compiler.layers.core import (
     weight_and_bias,
 )
 
-PADDING = {
+PADDING: dict[str, Any] = {
     "oneOf": [
         {"enum": ["valid", "same"]},
         {"type": "integer", "minimum": 0},
         {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2, "maxItems": 2},
     ]
 }
+PADDING_1D: dict[str, Any] = {
+    "oneOf": [{"enum": ["valid", "same"]}, {"type": "integer", "minimum": 0}]
+}
 _PADDING_TEXT = (
     "'valid' (none), 'same' (output = ceil(input / stride); an odd pad goes at the end, as in "
     "TensorFlow), or zeros added on each side: n or [rows, columns]"
 )
+_PADDING_TEXT_1D = (
+    "'valid' (none), 'same' (output = ceil(steps / stride); an odd pad goes at the end, as in "
+    "TensorFlow), or n zeros added at each end"
+)
+_INT: dict[str, Any] = {"type": "integer", "minimum": 1}
+# per spatial rank: the shape a layer takes, the names of its axes, the size schema and texts
+_INPUT = {1: ("[channels, steps]", "[C, T]"), 2: ("[channels, height, width]", "[C, H, W]")}
+_AXES = {1: ("steps",), 2: ("rows", "columns")}
 
 
-def _pair(value, field: str) -> tuple[int, int]:
+def _tuple(value, rank: int, field: str) -> tuple[int, ...]:
     if isinstance(value, int):
-        return value, value
-    if len(value) != 2:
-        raise ShapeError(f"expected one number or a pair, got {list(value)}", field)
-    return int(value[0]), int(value[1])
+        return (value,) * rank
+    if len(value) != rank:
+        want = "one number" if rank == 1 else f"one number or {rank}"
+        raise ShapeError(f"expected {want}, got {list(value)}", field)
+    return tuple(int(v) for v in value)
+
+
+def _spatial(shape: PerSample, rank: int, what: str) -> tuple[int, tuple[int, ...]]:
+    """(channels, spatial sizes) of a channels-first input of `rank` spatial axes."""
+    if len(shape) != rank + 1:
+        form, short = _INPUT[rank]
+        raise ShapeError(
+            f"{what} needs a {form} input, got {len(shape)} axes {list(shape)}; set input.shape "
+            f"to {short} (channels first)",
+            "type",
+        )
+    return shape[0], tuple(shape[1:])
 
 
 def _image(shape: PerSample, what: str) -> tuple[int, int, int]:
-    if len(shape) != 3:
-        raise ShapeError(
-            f"{what} needs a [channels, height, width] input, got {len(shape)} axes "
-            f"{list(shape)}; set input.shape to [C, H, W] (channels first)",
-            "type",
-        )
-    return shape[0], shape[1], shape[2]
+    c, (h, w) = _spatial(shape, 2, what)
+    return c, h, w
 
 
 def resolve_pads(
     padding, size: Sequence[int], extent: Sequence[int], stride: Sequence[int]
 ) -> list[int]:
-    """ONNX pads [top, left, bottom, right] for `padding` over an input of `size` (H, W) seen by
-    windows of dilated `extent` moving by `stride`."""
+    """ONNX pads [begin..., end...] (2-D: [top, left, bottom, right]) for `padding` over an input
+    of `size` seen by windows of dilated `extent` moving by `stride`."""
     if padding == "valid":
-        return [0, 0, 0, 0]
+        return [0] * (2 * len(size))
     if padding == "same":
         begin, end = [], []
         for n, e, s in zip(size, extent, stride):
@@ -64,8 +85,8 @@ def resolve_pads(
             begin.append(total // 2)
             end.append(total - total // 2)
         return begin + end
-    rows, cols = _pair(padding, "padding")
-    return [rows, cols, rows, cols]
+    each = list(_tuple(padding, len(size), "padding"))
+    return each + each
 
 
 def window_output(
@@ -74,41 +95,40 @@ def window_output(
     stride: Sequence[int],
     pads: Sequence[int],
     what: str,
-) -> tuple[int, int]:
+) -> tuple[int, ...]:
+    rank = len(size)
     out = []
     for axis, (n, e, s) in enumerate(zip(size, extent, stride)):
-        span = n + pads[axis] + pads[axis + 2]
+        span = n + pads[axis] + pads[axis + rank]
         if span < e:
             padded = f" padded to {span}" if span != n else ""
             raise ShapeError(
-                f"the {what} spans {e} {('rows', 'columns')[axis]} but the input has only "
+                f"the {what} spans {e} {_AXES[rank][axis]} but the input has only "
                 f"{n}{padded}; use a smaller {what}, padding, or a larger input",
                 "kernel" if what == "kernel" else "size",
             )
         out.append((span - e) // s + 1)
-    return out[0], out[1]
+    return tuple(out)
 
 
 _ACT = o.raw(activation_schema(), "activation applied to the convolution's output", "linear")
 
 
-@layer
-class Conv2D(Layer):
-    type = "conv2d"
-    description = (
-        "2-D convolution (cross-correlation) of [C, H, W] inputs with `filters` kernels of shape "
-        "[C / groups, kh, kw]; output [filters, H', W']"
-    )
-    options = {
+def _conv_options(rank: int) -> dict[str, o.Option]:
+    if rank == 2:
+        size, text, pad, pad_text = o.INT_OR_PAIR, ": n or [height, width]", PADDING, _PADDING_TEXT
+        step, taps = ": n or [rows, columns]", ": n or [rows, columns]"
+        shape, fan = "[filters, C/groups, kh, kw]", "C/groups*kh*kw, fan_out = filters*kh*kw/groups"
+    else:
+        size, text, pad, pad_text = _INT, " in steps", PADDING_1D, _PADDING_TEXT_1D
+        step, taps = " in steps", " in steps"
+        shape, fan = "[filters, C/groups, k]", "C/groups*k, fan_out = filters*k/groups"
+    return {
         "filters": o.integer("number of output channels", minimum=1),
-        "kernel": o.raw(o.INT_OR_PAIR, "kernel size: n or [height, width]"),
-        "stride": o.raw(o.INT_OR_PAIR, "step between windows: n or [rows, columns]", 1),
-        "padding": o.raw(PADDING, _PADDING_TEXT, "valid"),
-        "dilation": o.raw(
-            o.INT_OR_PAIR,
-            "spacing between kernel taps (1: a dense kernel): n or [rows, columns]",
-            1,
-        ),
+        "kernel": o.raw(size, "kernel size" + text),
+        "stride": o.raw(size, "step between windows" + step, 1),
+        "padding": o.raw(pad, pad_text, "valid"),
+        "dilation": o.raw(size, "spacing between kernel taps (1: a dense kernel)" + taps, 1),
         "groups": o.integer(
             "split channels into this many groups convolved separately (AlexNet's two towers); "
             "channels and filters must be divisible by it",
@@ -118,46 +138,49 @@ class Conv2D(Layer):
         "use_bias": o.boolean("add a bias per filter", True),
         "activation": _ACT,
         "init": o.raw(
-            init_schema(),
-            "initializer of the weights; fan_in = C/groups*kh*kw, fan_out = filters*kh*kw/groups",
-            "glorot_uniform",
+            init_schema(), f"initializer of the weights; fan_in = {fan}", "glorot_uniform"
         ),
         "bias_init": o.raw(init_schema(), "initializer of the bias", "zeros"),
-        "weights": o.raw(
-            {"type": "array"}, "explicit weight values, shape [filters, C/groups, kh, kw]", None
-        ),
+        "weights": o.raw({"type": "array"}, f"explicit weight values, shape {shape}", None),
         "bias": o.raw({"type": "array"}, "explicit bias values, shape [filters]", None),
         "trainable": _TRAINABLE,
     }
 
+
+class _Conv(Layer):
+    rank: int
+    activation_options = ("activation",)
+
     def _geometry(self, shape: PerSample):
-        c, h, w = _image(shape, "conv2d")
-        kernel = _pair(self.opts["kernel"], "kernel")
-        stride = _pair(self.opts["stride"], "stride")
-        dilation = _pair(self.opts["dilation"], "dilation")
+        c, size = _spatial(shape, self.rank, self.type)
+        kernel = _tuple(self.opts["kernel"], self.rank, "kernel")
+        stride = _tuple(self.opts["stride"], self.rank, "stride")
+        dilation = _tuple(self.opts["dilation"], self.rank, "dilation")
         groups, filters = self.opts["groups"], self.opts["filters"]
         if c % groups:
             raise ShapeError(f"{c} input channels cannot be split into {groups} groups", "groups")
         if filters % groups:
             raise ShapeError(f"{filters} filters cannot be split into {groups} groups", "groups")
         extent = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
-        pads = resolve_pads(self.opts["padding"], (h, w), extent, stride)
-        out = window_output((h, w), extent, stride, pads, "kernel")
+        pads = resolve_pads(self.opts["padding"], size, extent, stride)
+        out = window_output(size, extent, stride, pads, "kernel")
         return c, kernel, stride, dilation, pads, out
 
     def output_shape(self, inputs):
-        _, _, _, _, _, (oh, ow) = self._geometry(inputs[0])
-        out = (self.opts["filters"], oh, ow)
-        check_activation(self.opts["activation"], out)
-        return out
+        *_, out = self._geometry(inputs[0])
+        shape = (self.opts["filters"], *out)
+        check_activation(self.opts["activation"], shape)
+        return shape
 
     def parameters(self, inputs):
-        c, (kh, kw), *_ = self._geometry(inputs[0])
+        c, kernel, *_ = self._geometry(inputs[0])
         filters, groups = self.opts["filters"], self.opts["groups"]
-        shape = (filters, c // groups, kh, kw)
-        fan_in, fan_out = c // groups * kh * kw, filters * kh * kw // groups
+        shape = (filters, c // groups, *kernel)
+        taps = math.prod(kernel)
+        fan_in, fan_out = c // groups * taps, filters * taps // groups
         # max_norm bounds each filter's incoming weights
-        return weight_and_bias(self, shape, filters, fan_in, fan_out, max_norm_axes=(1, 2, 3))
+        axes = tuple(range(1, self.rank + 2))
+        return weight_and_bias(self, shape, filters, fan_in, fan_out, max_norm_axes=axes)
 
     def lower(self, ctx, inputs):
         _, kernel, stride, dilation, pads, _ = self._geometry(self.in_shapes[0])
@@ -177,33 +200,69 @@ class Conv2D(Layer):
         return activation_name(self.opts["activation"])
 
 
-class _Pool2D(Layer):
-    op_type: str
-    options = {
-        "size": o.raw(o.INT_OR_PAIR, "window size: n or [height, width]", 2),
-        "stride": o.raw(
-            o.INT_OR_PAIR, "step between windows (default: the window size, no overlap)", None
-        ),
-        "padding": o.raw(PADDING, _PADDING_TEXT, "valid"),
+@layer
+class Conv2D(_Conv):
+    type = "conv2d"
+    rank = 2
+    description = (
+        "2-D convolution (cross-correlation) of [C, H, W] inputs with `filters` kernels of shape "
+        "[C / groups, kh, kw]; output [filters, H', W']"
+    )
+    options = _conv_options(2)
+
+
+@layer
+class Conv1D(_Conv):
+    type = "conv1d"
+    rank = 1
+    description = (
+        "1-D convolution (cross-correlation) of [C, T] sequences (channels first, as PyTorch's "
+        "Conv1d) with `filters` kernels of shape [C / groups, k]; output [filters, T']"
+    )
+    options = _conv_options(1)
+
+
+def _pool_options(rank: int) -> dict[str, o.Option]:
+    if rank == 2:
+        size, text, pad, pad_text = o.INT_OR_PAIR, "n or [height, width]", PADDING, _PADDING_TEXT
+    else:
+        size, text, pad, pad_text = _INT, "n steps", PADDING_1D, _PADDING_TEXT_1D
+    return {
+        "size": o.raw(size, f"window size: {text}", 2),
+        "stride": o.raw(size, "step between windows (default: the window size, no overlap)", None),
+        "padding": o.raw(pad, pad_text, "valid"),
     }
 
+
+_COUNT_INCLUDE_PAD = o.boolean(
+    "divide by the whole window also where it overlaps the padding (PyTorch's default); "
+    "false divides by the values inside the input (Keras/TensorFlow)",
+    False,
+)
+
+
+class _Pool(Layer):
+    op_type: str
+    rank: int
+
     def _geometry(self, shape: PerSample):
-        c, h, w = _image(shape, self.type)
-        size = _pair(self.opts["size"], "size")
-        stride = _pair(self.opts["stride"] or self.opts["size"], "stride")
-        pads = resolve_pads(self.opts["padding"], (h, w), size, stride)
-        for axis in range(2):
-            if max(pads[axis], pads[axis + 2]) >= size[axis]:
+        c, spatial = _spatial(shape, self.rank, self.type)
+        size = _tuple(self.opts["size"], self.rank, "size")
+        stride = _tuple(self.opts["stride"] or self.opts["size"], self.rank, "stride")
+        pads = resolve_pads(self.opts["padding"], spatial, size, stride)
+        for axis in range(self.rank):
+            widest = max(pads[axis], pads[axis + self.rank])
+            if widest >= size[axis]:
                 raise ShapeError(
-                    f"padding {max(pads[axis], pads[axis + 2])} is not smaller than the window "
+                    f"padding {widest} is not smaller than the window "
                     f"({size[axis]}): a window would see only padding",
                     "padding",
                 )
-        return c, size, stride, pads, window_output((h, w), size, stride, pads, "window")
+        return c, size, stride, pads, window_output(spatial, size, stride, pads, "window")
 
     def output_shape(self, inputs):
-        c, *_, (oh, ow) = self._geometry(inputs[0])
-        return (c, oh, ow)
+        c, *_, out = self._geometry(inputs[0])
+        return (c, *out)
 
     def attrs(self, size, stride, pads) -> dict:
         return {"kernel_shape": list(size), "strides": list(stride), "pads": pads}
@@ -213,26 +272,8 @@ class _Pool2D(Layer):
         return ctx.b.op(self.op_type, [inputs[0]], **self.attrs(size, stride, pads))
 
 
-@layer
-class MaxPool2D(_Pool2D):
-    type = "max_pool2d"
-    op_type = "MaxPool"
-    description = "maximum over each window of every channel (padding never wins)"
-
-
-@layer
-class AvgPool2D(_Pool2D):
-    type = "avg_pool2d"
+class _AvgPool(_Pool):
     op_type = "AveragePool"
-    description = "mean over each window of every channel"
-    options = {
-        **_Pool2D.options,
-        "count_include_pad": o.boolean(
-            "divide by the whole window also where it overlaps the padding (PyTorch's default); "
-            "false divides by the values inside the input (Keras/TensorFlow)",
-            False,
-        ),
-    }
 
     def attrs(self, size, stride, pads):
         return {
@@ -242,17 +283,65 @@ class AvgPool2D(_Pool2D):
 
 
 @layer
-class GlobalAvgPool2D(Layer):
-    type = "global_avg_pool2d"
-    description = "mean of each channel over all positions: [C, H, W] -> [C] (as Keras)"
+class MaxPool2D(_Pool):
+    type = "max_pool2d"
+    op_type = "MaxPool"
+    rank = 2
+    description = "maximum over each window of every channel (padding never wins)"
+    options = _pool_options(2)
+
+
+@layer
+class AvgPool2D(_AvgPool):
+    type = "avg_pool2d"
+    rank = 2
+    description = "mean over each window of every channel"
+    options = {**_pool_options(2), "count_include_pad": _COUNT_INCLUDE_PAD}
+
+
+@layer
+class MaxPool1D(_Pool):
+    type = "max_pool1d"
+    op_type = "MaxPool"
+    rank = 1
+    description = (
+        "maximum over each window of steps of every channel of [C, T] (padding never wins)"
+    )
+    options = _pool_options(1)
+
+
+@layer
+class AvgPool1D(_AvgPool):
+    type = "avg_pool1d"
+    rank = 1
+    description = "mean over each window of steps of every channel of [C, T]"
+    options = {**_pool_options(1), "count_include_pad": _COUNT_INCLUDE_PAD}
+
+
+class _GlobalAvgPool(Layer):
+    rank: int
 
     def output_shape(self, inputs):
-        c, _, _ = _image(inputs[0], self.type)
+        c, _ = _spatial(inputs[0], self.rank, self.type)
         return (c,)
 
     def lower(self, ctx, inputs):
         pooled = ctx.b.op("GlobalAveragePool", [inputs[0]])
         return ctx.b.op("Flatten", [pooled], axis=1)
+
+
+@layer
+class GlobalAvgPool2D(_GlobalAvgPool):
+    type = "global_avg_pool2d"
+    rank = 2
+    description = "mean of each channel over all positions: [C, H, W] -> [C] (as Keras)"
+
+
+@layer
+class GlobalAvgPool1D(_GlobalAvgPool):
+    type = "global_avg_pool1d"
+    rank = 1
+    description = "mean of each channel over all steps: [C, T] -> [C] (as Keras)"
 
 
 @layer
@@ -336,7 +425,15 @@ class BatchNorm(Layer):
         if not (ctx.training and self.opts["trainable"]):
             scale = gamma or b.const(np.ones(c))
             offset = beta or b.const(np.zeros(c))
-            return b.op("BatchNormalization", [x, scale, offset, mean, var], epsilon=eps)
+            if ctx.mode == "infer":  # statistics are constants: the fused operator
+                return b.op("BatchNormalization", [x, scale, offset, mean, var], epsilon=eps)
+            # in training and eval graphs the statistics are inputs, which some runtimes (tract)
+            # refuse for BatchNormalization: the same arithmetic in plain ops
+            per_channel = [c] + [1] * (len(shape) - 1)
+            gain = b.op("Div", [scale, b.op("Sqrt", [b.op("Add", [var, b.scalar(eps)])])])
+            shift = b.op("Sub", [offset, b.op("Mul", [mean, gain])])
+            y = b.op("Mul", [x, self._broadcast(b, gain, per_channel)])
+            return b.op("Add", [y, self._broadcast(b, shift, per_channel)])
 
         # Batch statistics from plain reductions, so the gradient flows through the mean and
         # the variance by the rules of ReduceMean, Sub, Mul, Sqrt, Reciprocal.
@@ -370,7 +467,7 @@ class BatchNorm(Layer):
             # in Ioffe & Szegedy's inference step and PyTorch; m is the number of values per
             # channel. max(m - 1, 1) keeps a batch of one finite.
             to_c = b.ints([c])
-            m = b.op("Div", [self._count(b, x), self._count(b, batch_mean)])
+            m = b.op("Div", [b.count(x), b.count(batch_mean)])
             unbiased = b.op(
                 "Div", [m, b.op("Max", [b.op("Sub", [m, b.scalar(1.0)]), b.scalar(1.0)])]
             )
@@ -393,12 +490,6 @@ class BatchNorm(Layer):
         if len(per_channel) == 1:
             return param
         return b.op("Reshape", [param, b.ints(per_channel)])
-
-    @staticmethod
-    def _count(b, value: str) -> str:
-        from nnc.compiler.builder import elem_type
-
-        return b.op("Cast", [b.op("Size", [value])], to=elem_type(b.dtype))
 
 
 @layer

@@ -112,6 +112,7 @@ class Dense(Layer):
         "bias": o.raw({"type": "array"}, "explicit bias values, shape [units]", None),
         "trainable": _TRAINABLE,
     }
+    activation_options = ("activation",)
 
     def output_shape(self, inputs):
         (shape,) = inputs
@@ -160,6 +161,9 @@ def _activation_layer(act_name: str) -> type[Layer]:
 
         def final_activation(self):
             return act_name
+
+        def activations(self):
+            return [("type", act_name)]
 
     ActivationLayer.__name__ = f"Activation_{act_name}"
     return ActivationLayer

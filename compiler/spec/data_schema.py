@@ -169,6 +169,17 @@ def data_schema() -> dict:
     )
 
 
+def known_feature_shape(data) -> tuple[str, tuple[int, ...]] | None:
+    """(source, per-sample feature shape) of a `data:` section whose source knows the shape
+    without reading a file (a built-in set, inline data), else None."""
+    for name, source in _data_package().data_sources().items():
+        value = data.get(name)
+        if value is not None and source.feature_shape is not None:
+            shape = source.feature_shape(value)
+            return (name, tuple(shape)) if shape is not None else None
+    return None
+
+
 def builtin_datasets() -> dict[str, str]:
     """Name -> description of every built-in data set."""
     return dict(_data_package().BUILTIN_DATASETS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from nnc.compiler import options as o
 from nnc.compiler.layers import LAYERS, all_options
 from nnc.compiler.losses import loss_ref
 from nnc.compiler.optim import optimizer_options
+from nnc.compiler.spec.data_schema import known_feature_shape
 from nnc.compiler.spec.errors import Diagnostic, SpecError, format_path
 from nnc.compiler.spec.schema import (
     EARLY_STOPPING,
@@ -175,6 +177,29 @@ def spec_from_document(doc, source, filename: str, base_dir: str) -> Spec:
     return spec
 
 
+def _check_features(spec: Spec) -> list[Diagnostic]:
+    """The input against features whose shape is known without reading them (a built-in set,
+    inline data): a mismatch that loading the data would refuse, found at input.shape."""
+    if spec.data is None:
+        return []
+    known = known_feature_shape(spec.data)
+    if known is None:
+        return []
+    source, shape = known
+    size, wanted = math.prod(shape), math.prod(spec.input_shape)
+    if size == wanted:
+        return []
+    what = f"builtin {spec.data['builtin']}" if source == "builtin" else f"the {source} data"
+    fix = list(shape) if len(shape) == 1 else f"{list(shape)} or another shape of {size} values"
+    return [
+        spec.error(
+            ("input", "shape"),
+            f"{what} has {size} features per sample (shape {list(shape)}) but input.shape "
+            f"{list(spec.input_shape)} takes {wanted}; set input.shape to {fix}",
+        )
+    ]
+
+
 def _cross_checks(spec: Spec) -> None:
     diags: list[Diagnostic] = []
     seen: dict[str, int] = {}
@@ -222,6 +247,7 @@ def _cross_checks(spec: Spec) -> None:
                     "name them with inputs: [...]",
                 )
             )
+    diags.extend(_check_features(spec))
     reshape = (spec.data or {}).get("reshape")
     if reshape is not None and tuple(reshape) != tuple(spec.input_shape):
         diags.append(

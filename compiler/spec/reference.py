@@ -24,7 +24,9 @@ def _type(opt: o.Option) -> str:
     if "enum" in s:
         return " \\| ".join(f"`{v}`" for v in s["enum"])
     if "oneOf" in s:
-        return "see below" if any("x-kind" in b for b in s["oneOf"]) else "int or [int, int]"
+        if any("x-kind" in b for b in s["oneOf"]):
+            return "see below"
+        return " \\| ".join(_branch(b) for b in s["oneOf"])
     if "$ref" in s:
         return s["$ref"].rsplit("/", 1)[-1]
     t = s.get("type", "object")
@@ -38,6 +40,16 @@ def _type(opt: o.Option) -> str:
         if key in s:
             bounds.append(f"{sym} {s[key]}")
     return t + (f" ({', '.join(bounds)})" if bounds else "")
+
+
+def _branch(schema: Mapping) -> str:
+    """One alternative of a oneOf: its values, `int`, or a list like `[int, int]`."""
+    if "enum" in schema:
+        return " \\| ".join(f"`{v}`" for v in schema["enum"])
+    if schema.get("type") == "array" and schema.get("maxItems") == schema.get("minItems"):
+        item = _branch(schema.get("items", {}))
+        return "[" + ", ".join([item] * int(schema.get("minItems", 1))) + "]"
+    return {"integer": "int", "number": "number"}.get(schema.get("type", ""), "value")
 
 
 def _table(options: Mapping[str, o.Option]) -> list[str]:

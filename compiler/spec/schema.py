@@ -89,6 +89,12 @@ TRAIN = {
         "steps' updates and goes on",
         True,
     ),
+    "workers": o.integer(
+        "data-parallel workers on Ray (each computes the gradient of its slice of every batch; "
+        "needs nnc[ray]); 1: one process",
+        1,
+        minimum=1,
+    ),
 }
 
 INPUT = {

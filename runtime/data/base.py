@@ -28,6 +28,7 @@ class TargetSpec:
     kind: str  # class_index | binary | multilabel | real
     num_classes: int | None
     output_shape: tuple[int, ...]
+    signed: bool = False  # 0/1 targets may also be written -1/+1 (read as 0/1)
 
     def __post_init__(self):
         if self.kind not in TARGET_KINDS:
@@ -102,7 +103,10 @@ class SourceDef:
     source's). read(value, where, base_dir) -> RawData, where `where` is the spec path of the
     value for messages. train_only: the source is a whole data set, not valid as an explicit
     `validation:` or `test:` part. suffixes and read_features: file name endings that `nnc predict`
-    reads unlabeled inputs from with this source's reader.
+    reads unlabeled inputs from with this source's reader. feature_shape(value): the per-sample
+    shape of the features, where it is known without reading any file (None otherwise), so
+    that `nnc validate` can check the network's input against it. files(value, base_dir): the
+    files the value names, for the data fingerprint a run keeps.
     """
 
     name: str
@@ -111,6 +115,7 @@ class SourceDef:
     train_only: bool = False
     suffixes: tuple[str, ...] = ()
     read_features: Callable[[Path], np.ndarray] | None = None
+    feature_shape: Callable[[object], tuple[int, ...] | None] | None = None
     # the files a value names, resolved (for the data fingerprint); none for data in the spec
     files: Callable[[object, Path], list[Path]] | None = None
 

@@ -71,10 +71,15 @@ def convert_targets(y, target: TargetSpec, where, names, one_hot, *, fixed_names
         if not is_labels:
             raise DataError(f"{where}: binary targets must be [N] or [N, 1], not shape {y.shape}")
         flat = y.reshape(n).astype(np.float64)
+        if target.signed and names is None:
+            flat = _from_signed(flat)
         bad = np.flatnonzero((flat != 0) & (flat != 1))
         if len(bad):
             i = int(bad[0])
-            raise DataError(f"{where}: sample {i}: binary target {y.reshape(n)[i]} is not 0 or 1")
+            raise DataError(
+                f"{where}: sample {i}: binary target {y.reshape(n)[i]} is not 0 or 1"
+                + _signed_hint(target)
+            )
         return flat.astype(np.float32)[:, None], names
 
     if one_hot and is_labels:
@@ -85,10 +90,16 @@ def convert_targets(y, target: TargetSpec, where, names, one_hot, *, fixed_names
         c = target.num_classes
         if y.ndim != 2 or (c is not None and y.shape[1] != c):
             raise DataError(f"{where}: multilabel targets must be [N, {c}] 0/1, not {y.shape}")
+        given = y
+        if target.signed and not one_hot:
+            y = _from_signed(y.astype(np.float64))
         bad = np.argwhere((y != 0) & (y != 1))
         if len(bad):
             i, j = (int(v) for v in bad[0])
-            raise DataError(f"{where}: sample {i}, label {j}: value {y[i, j]} is not 0 or 1")
+            raise DataError(
+                f"{where}: sample {i}, label {j}: value {given[i, j]} is not 0 or 1"
+                + _signed_hint(target)
+            )
         return y.astype(np.float32), names
     # real
     per_sample = y.shape[1:]
@@ -104,6 +115,18 @@ def convert_targets(y, target: TargetSpec, where, names, one_hot, *, fixed_names
             f"is {shape}{hint}"
         )
     return y.astype(np.float32).reshape((n, *shape)), names
+
+
+def _from_signed(y: np.ndarray) -> np.ndarray:
+    """-1/+1 targets as 0/1, when every one is -1 or +1 and some are -1 (0/1 stay as they are;
+    a mix of -1 and 0 is left for the caller to report)."""
+    if np.any(y == -1) and np.all((y == -1) | (y == 1)):
+        return (y + 1) / 2
+    return y
+
+
+def _signed_hint(target: TargetSpec) -> str:
+    return " (or all -1/+1)" if target.signed else ""
 
 
 def _label_width(target: TargetSpec) -> int:

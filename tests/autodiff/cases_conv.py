@@ -226,3 +226,35 @@ CASES["BatchNormTrain"] = [
     _batch_norm_train((5, 3), True, True, "dense"),
     _batch_norm_train((4, 2, 3, 1), False, False, "no_affine"),
 ]
+
+# -- 1-D (conv1d, max_pool1d, avg_pool1d layers): the same rules over [N, C, T] -------------------
+CASES["Conv"] += [
+    conv(
+        "1d_groups_dilation_same",
+        [2, 4, 11],
+        [6, 2, 3],
+        bias=True,
+        group=2,
+        dilations=[2],
+        pads=[2, 2],
+    ),
+    conv("1d_stride3_lost_end", [2, 3, 10], [2, 3, 4], strides=[3], pads=[1, 0]),
+    conv("1d_wrt_w_only", [3, 2, 8], [3, 2, 5], wrt=("w",), strides=[2], pads=[1, 2]),
+    conv("1d_depthwise", [2, 3, 7], [3, 1, 3], group=3, bias=True),
+]
+CASES["MaxPool"] += [
+    single(
+        "MaxPool", "1d_overlap_pads", distinct(2, 3, 10), kernel_shape=[3], strides=[2], pads=[1, 1]
+    ),
+]
+CASES["AveragePool"] += [
+    single(
+        "AveragePool",
+        "1d_include_pad",
+        normal(rng, 2, 2, 9),
+        kernel_shape=[3],
+        strides=[2],
+        pads=[1, 1],
+        count_include_pad=1,
+    ),
+]

@@ -246,6 +246,22 @@ CASES["SigmoidCrossEntropy"] = [
     ),
     Case("random", _bce_region, {"z": normal(rng, 4, 2), "t": rng.uniform(0, 1, (4, 2))}, ("z",)),
 ]
+
+
+def _ce_region(b, n):
+    from nnc.compiler.losses import LOSSES
+
+    return LOSSES["cross_entropy"].lower(b, n["z"], n["t"], num_classes=4)
+
+
+CASES["SoftmaxCrossEntropy"] = [
+    Case(
+        "4_classes",
+        _ce_region,
+        {"z": normal(rng, 5, 4) * 2.0, "t": np.array([0, 3, 1, 3, 2], dtype=np.int64)},
+        ("z",),
+    )
+]
 CASES["Identity"] = [unary("Identity", normal(rng, 3, 4)), unary("Identity", normal(rng))]
 CASES["Cast"] = [
     unary("Cast", normal(rng, 3, 4), tag="to_double", to=TensorProto.DOUBLE),
@@ -367,4 +383,39 @@ CASES["Pow"] = [
     nary("Pow", positive(rng, 3, 4), normal(rng, 4)),
     nary("Pow", positive(rng, 3, 4), normal(rng)),
     nary("Pow", positive(rng, 3, 4), normal(rng, 3, 4), wrt=[1], tag="wrt_exponent"),
+]
+
+# -- activations of the classic networks (drawn last: the cases above keep their values) --------
+CASES["Selu"] = [unary("Selu", away_from_zero(rng, 3, 4), tag="default")]
+# alpha x + beta away from the flat parts' corners (x = -2.5 and 2.5 for the defaults)
+_hard = rng.choice([-1.0, 1.0], (3, 4)) * np.concatenate(
+    [rng.uniform(0.1, 2.3, 8), rng.uniform(2.7, 4.0, 4)]
+).reshape(3, 4)
+CASES["HardSigmoid"] = [
+    unary("HardSigmoid", _hard, tag="default"),
+    unary("HardSigmoid", _hard * 0.4, alpha=0.5, beta=0.5),  # corners at x = -1 and 1
+]
+CASES["Softsign"] = [unary("Softsign", normal(rng, 3, 4) * 2.0)]
+
+
+def _perceptron_region(b, n):
+    from nnc.compiler.losses import LOSSES
+
+    return LOSSES["perceptron"].lower(b, n["z"], n["t"])
+
+
+# away from z = 0 (the corner, checked against the rule by hand in the loss tests) and t = 1/2
+CASES["Perceptron"] = [
+    Case(
+        "labels",
+        _perceptron_region,
+        {"z": away_from_zero(rng, 4, 2), "t": rng.integers(0, 2, (4, 2)).astype(np.float64)},
+        ("z", "t"),
+    ),
+    Case(
+        "soft_targets",
+        _perceptron_region,
+        {"z": away_from_zero(rng, 5, 1), "t": rng.choice([0.1, 0.3, 0.7, 0.9], (5, 1))},
+        ("z", "t"),
+    ),
 ]

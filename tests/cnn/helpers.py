@@ -52,5 +52,7 @@ def random_feeds(
             feeds[s] = np.abs(rng.normal(0.0, 0.01, shape)).astype(dtype)
         for name, shape in graphs.random_inputs.items():
             feeds[name] = rng.random((n, *shape)).astype(dtype)
+        for p in net.trainable():  # gradients, for the update graph
+            feeds[f"grad.{p.name}"] = rng.normal(0.0, 0.1, p.shape).astype(dtype)
     wanted = {i.name for i in model.graph.input}
     return {k: v for k, v in feeds.items() if k in wanted}

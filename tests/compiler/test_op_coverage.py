@@ -7,6 +7,7 @@ an example here fails the coverage test."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 
 from nnc.compiler.activations import ACTIVATIONS
@@ -33,6 +34,23 @@ LAYER_EXAMPLES: dict[str, tuple[list[int], str]] = {
         "- {type: dense, units: 2, name: a}\n- {type: dense, units: 3, name: b, inputs: [input]}\n"
         "- {type: concat, inputs: [a, b]}",
     ),
+    "multiply": (
+        [4],
+        "- {type: dense, units: 4, name: a}\n- {type: dense, units: 1, name: b, inputs: [input]}\n"
+        "- {type: multiply, inputs: [a, b]}",
+    ),
+    "subtract": (
+        [4],
+        "- {type: dense, units: 4, name: a}\n- {type: dense, units: 4, name: b, inputs: [input]}\n"
+        "- {type: subtract, inputs: [a, b]}",
+    ),
+    "scale": ([4], "- {type: dense, units: 3}\n- {type: scale, factor: -1, offset: 1}"),
+    "highway": ([4], "- {type: highway}\n- {type: highway, activation: tanh, gate_bias: -1}"),
+    "positional_encoding": (
+        [2, 3],
+        "- {type: dense, units: 3}\n- {type: positional_encoding, frequencies: 2}\n"
+        "- {type: positional_encoding, frequencies: 1, include_input: false}\n- {type: flatten}",
+    ),
     "conv2d": (
         [2, 6, 6],
         "- {type: conv2d, filters: 3, kernel: 3, padding: same, activation: relu}\n"
@@ -42,6 +60,15 @@ LAYER_EXAMPLES: dict[str, tuple[list[int], str]] = {
     "max_pool2d": ([2, 6, 6], "- {type: max_pool2d, size: 3, stride: 2}\n- {type: flatten}"),
     "avg_pool2d": ([2, 6, 6], "- {type: avg_pool2d, size: 2, padding: same}\n- {type: flatten}"),
     "global_avg_pool2d": ([2, 4, 4], "- {type: global_avg_pool2d}"),
+    "conv1d": (
+        [2, 9],
+        "- {type: conv1d, filters: 4, kernel: 3, padding: same, activation: relu}\n"
+        "- {type: conv1d, filters: 2, kernel: 2, stride: 2, groups: 2, dilation: 2}\n"
+        "- {type: flatten}",
+    ),
+    "max_pool1d": ([2, 9], "- {type: max_pool1d, size: 3, stride: 2}\n- {type: flatten}"),
+    "avg_pool1d": ([2, 9], "- {type: avg_pool1d, size: 2, padding: same}\n- {type: flatten}"),
+    "global_avg_pool1d": ([3, 5], "- {type: global_avg_pool1d}"),
     "batch_norm": (
         [2, 4, 4],
         "- {type: batch_norm}\n- {type: flatten}\n- {type: batch_norm, momentum: 0.5}",
@@ -85,10 +112,20 @@ def _nodes(graph):
 
 
 def _forward_ops(model) -> set[str]:
+    """Op types of the forward nodes that compute real numbers (integer and boolean values, such
+    as shapes and counts, are no gradient path)."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    real = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE}
+    types = {
+        v.name: v.type.tensor_type.elem_type
+        for v in [*inferred.graph.value_info, *inferred.graph.output]
+    }
     return {
         n.op_type
         for n in _nodes(model.graph)
-        if not n.name.startswith(("grad/", "optimizer/", "optimizer.")) and "/grad/" not in n.name
+        if not n.name.startswith(("grad/", "optimizer/", "optimizer."))
+        and "/grad/" not in n.name
+        and any(types.get(o, onnx.TensorProto.FLOAT) in real for o in n.output)
     }
 
 

@@ -95,8 +95,9 @@ def conv_body(draw) -> tuple[list[int], list[str]]:
 def specs(draw) -> str:
     shape, layers = draw(st.one_of(dense_body(), conv_body()))
     loss = draw(st.sampled_from(LOSSES.names()))
-    ldef = LOSSES[loss]
-    outputs = max(ldef.min_classes, draw(st.integers(1, 3)))
+    outputs = draw(st.integers(1, 3))
+    outputs = max(LOSSES[loss].for_output((outputs,)).min_classes, outputs)
+    ldef = LOSSES[loss].for_output((outputs,))  # one output: hinge is binary, reads a step
     head = f"{{type: dense, units: {outputs}, name: head}}"
     finals = ["", *ldef.reads_through]
     final = draw(st.sampled_from(finals))

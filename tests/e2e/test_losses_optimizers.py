@@ -99,6 +99,43 @@ LOSSES = {
             )
         ),
     ),
+    "squared_hinge": (
+        "  - {type: dense, units: 4}\n",
+        "class",
+        lambda s, t: np.mean(
+            np.sum(
+                np.maximum(0, s - s[np.arange(len(t)), t][:, None] + 1) ** 2
+                * (np.arange(s.shape[1]) != t[:, None]),
+                axis=1,
+            )
+        ),
+    ),
+    # one output: binary, on the input z of a final step or sign; t = 2 * target - 1
+    "hinge/binary-sign": (
+        "  - {type: dense, units: 1, activation: sign}\n",
+        "binary",
+        lambda z, t: np.mean(np.maximum(0, 1 - (2 * t - 1) * z)),
+    ),
+    "hinge/binary-margin": (
+        "  - {type: dense, units: 1}\n",
+        "binary",
+        lambda z, t: np.mean(np.maximum(0, 0.5 - (2 * t - 1) * z)),
+    ),
+    "squared_hinge/binary-step": (
+        "  - {type: dense, units: 1, activation: step}\n",
+        "binary",
+        lambda z, t: np.mean(np.maximum(0, 1 - (2 * t - 1) * z) ** 2),
+    ),
+    "perceptron": (
+        "  - {type: dense, units: 1, activation: step}\n",
+        "binary",
+        lambda z, t: np.mean(np.maximum(0, -(2 * t - 1) * z)),
+    ),
+    "perceptron/multilabel-linear": (
+        "  - {type: dense, units: 3}\n",
+        "multilabel",
+        lambda z, t: np.mean(np.maximum(0, -(2 * t - 1) * z)),
+    ),
 }
 
 
@@ -110,7 +147,11 @@ def _targets(kind, rng, n, width):
     return rng.normal(size=(n, width))
 
 
-LOSS_OPTIONS = {"focal/alpha-multilabel": "{type: focal, gamma: 1.5, alpha: 0.25}"}
+LOSS_OPTIONS = {
+    "focal/alpha-multilabel": "{type: focal, gamma: 1.5, alpha: 0.25}",
+    "hinge/binary-margin": "{type: hinge, margin: 0.5}",
+}
+THRESHOLDS = (", activation: step", ", activation: sign")
 
 
 @pytest.mark.parametrize("case", sorted(LOSSES))
@@ -124,6 +165,11 @@ def test_loss_value_matches_numpy_and_gradients_check(case):
     eval_graph = training_graphs(net, np.float64).eval
     loss = Interpreter(eval_graph).run(["loss"], {"x": x, "y": t, **values})[0]
     y = Interpreter(inference_model(net, values, np.float64)).run(["y"], {"x": x})[0]
+    if any(act in last for act in THRESHOLDS):
+        # the loss reads the threshold's input: the same network without it gives that z
+        assert set(np.unique(y)) <= {-1.0, 0.0, 1.0}
+        linear = _net(last.replace(THRESHOLDS[0], "").replace(THRESHOLDS[1], ""), "mse")
+        y = Interpreter(inference_model(linear, values, np.float64)).run(["y"], {"x": x})[0]
     assert float(loss) == pytest.approx(formula(y, t), rel=1e-10)
     assert all(r.ok(1e-6) for r in gradcheck(net, samples=5, per_param=6))
 
@@ -387,8 +433,23 @@ ACTIVATION_REFS = {
     "swish": lambda z: z * _sigmoid(z),
     "gelu": lambda z: 0.5 * z * (1 + _erf(z / np.sqrt(2))),
     "gelu/tanh": lambda z: 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z**3))),
+    # ONNX's Selu defaults are these float32 values
+    "selu": lambda z: (
+        1.05070102214813232421875
+        * np.where(z > 0, z, 1.67326319217681884765625 * np.expm1(np.minimum(z, 0)))
+    ),
+    "hard_sigmoid": lambda z: np.clip(float(np.float32(0.2)) * z + 0.5, 0.0, 1.0),
+    "hard_sigmoid/pytorch": lambda z: np.clip(float(np.float32(1 / 6)) * z + 0.5, 0.0, 1.0),
+    "softsign": lambda z: z / (1 + np.abs(z)),
+    "sin": np.sin,
+    "cos": np.cos,
+    "sign": lambda z: np.where(z > 0, 1.0, -1.0),
 }
-ACTIVATION_OPTIONS = {"leaky_relu/alpha": "alpha: 0.2", "gelu/tanh": "approximate: tanh"}
+ACTIVATION_OPTIONS = {
+    "leaky_relu/alpha": "alpha: 0.2",
+    "gelu/tanh": "approximate: tanh",
+    "hard_sigmoid/pytorch": "alpha: 0.16666666666666666",
+}
 
 
 @pytest.mark.parametrize("case", sorted(ACTIVATION_REFS))
@@ -396,10 +457,12 @@ def test_activation_matches_numpy_and_gradients_check(case):
     name = case.split("/")[0]
     opts = ACTIVATION_OPTIONS.get(case)
     act = f"{{type: {name}, {opts}}}" if opts else name
+    trains = ACTIVATIONS[name].differentiable  # a threshold has no loss to train it with here
     net = Network(
         parse_spec(
             "input: {shape: [3]}\nlayers:\n"
-            f"  - {{type: dense, units: 4, activation: {act}}}\nloss: mse\n"
+            f"  - {{type: dense, units: 4, activation: {act}}}\n"
+            + ("loss: mse\n" if trains else "")
         )
     )
     values = net.initial_values(0, np.float64)
@@ -407,7 +470,7 @@ def test_activation_matches_numpy_and_gradients_check(case):
     z = x @ values["dense_0.weight"] + values["dense_0.bias"]
     y = Interpreter(inference_model(net, values, np.float64)).run(["y"], {"x": x})[0]
     np.testing.assert_allclose(y, ACTIVATION_REFS[case](z), rtol=1e-12, atol=1e-14)
-    if ACTIVATIONS[name].differentiable:
+    if trains:
         assert all(r.ok(1e-6) for r in gradcheck(net, samples=5, per_param=6))
 
 
@@ -471,6 +534,36 @@ def test_binary_cross_entropy_gradient_at_zero_logits():
         ["grad.dense_0.weight", "grad.dense_0.bias"], feeds
     )
     assert float(dw.ravel()[0]) == pytest.approx(0.25) and float(db[0]) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("act", ["step", "sign"])
+def test_perceptron_gradient_at_zero_is_the_rule(act):
+    """At z = 0 the prediction is 0 (step) or -1 (sign): a positive target there is a mistake
+    (dz = -1), a zero target is not (dz = 0). Per-op rules would give relu'(0) = 0 for both."""
+    net = Network(
+        parse_spec(
+            "input: {shape: [2]}\nlayers:\n"
+            f"  - {{type: dense, units: 1, init: zeros, activation: {act}}}\nloss: perceptron\n"
+        )
+    )
+    values = net.initial_values(0, np.float64)
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    feeds = {"x": x, "y": np.array([[1.0], [0.0]]), **values}
+    dw, db = Interpreter(training_graphs(net, np.float64).gradient).run(
+        ["grad.dense_0.weight", "grad.dense_0.bias"], feeds
+    )
+    np.testing.assert_array_equal(dw.ravel(), -x[0] / 2)  # mean over the two samples
+    assert float(db[0]) == -0.5
+
+
+@pytest.mark.parametrize(
+    ("loss", "act"),
+    [("perceptron", "sigmoid"), ("hinge", "sigmoid"), ("squared_hinge", "sigmoid")],
+)
+def test_losses_deciding_at_zero_refuse_outputs_never_below_zero(loss, act):
+    spec = HEAD + f"  - {{type: dense, units: 1, activation: {act}}}\nloss: {loss}\n"
+    with pytest.raises(SpecError, match=f"loss: {loss} decides on scores above 0, and a {act}"):
+        Network(parse_spec(spec))
 
 
 @pytest.mark.parametrize(

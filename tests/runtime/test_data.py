@@ -724,3 +724,47 @@ def test_a_duplicate_source_is_refused():
 
     with pytest.raises(ValueError, match="duplicate data source"):
         register_source(SourceDef("csv", {}, data_sources()["csv"].read))
+
+
+# ---------------------------------------------------------------------------------------------
+# -1/+1 targets (perceptron and hinge losses)
+
+
+def test_signed_targets_are_read_as_zero_one_where_the_loss_allows_them():
+    signed = TargetSpec("binary", 2, (1,), signed=True)
+    cfg = {"inline": {"x": [[0], [1], [2], [3]], "y": [-1, 1, 1, -1]}}
+    np.testing.assert_array_equal(load(cfg, (1,), signed).train.y.ravel(), [0, 1, 1, 0])
+    cfg01 = {"inline": {"x": [[0], [1]], "y": [0, 1]}}
+    np.testing.assert_array_equal(load(cfg01, (1,), signed).train.y.ravel(), [0, 1])
+    with raises("sample 0: binary target -1 is not 0 or 1"):
+        load(cfg, (1,), BINARY)  # binary cross-entropy: -1 is no probability
+    mixed = {"inline": {"x": [[0], [1], [2]], "y": [-1, 0, 1]}}
+    with raises("sample 0: binary target -1 is not 0 or 1 (or all -1/+1)"):
+        load(mixed, (1,), signed)
+    multi = TargetSpec("multilabel", 2, (2,), signed=True)
+    cfg = {"inline": {"x": [[0], [1]], "y": [[-1, 1], [1, 1]]}}
+    np.testing.assert_array_equal(load(cfg, (1,), multi).train.y, [[0, 1], [1, 1]])
+
+
+@pytest.mark.parametrize("name", BUILTIN_NAMES)
+def test_builtin_feature_shapes_are_those_loading_gives(name):
+    """nnc validate checks input shapes against FEATURE_SHAPES without loading: keep it true."""
+    from nnc.runtime.data.sources.builtin import FEATURE_SHAPES, read
+
+    raw = read(name, "data.builtin", Path("."))
+    assert tuple(np.shape(raw.x)[1:]) == FEATURE_SHAPES[name]
+    assert len(raw.x) == len(raw.y)
+
+
+def test_sphere_field_is_seeded_and_its_colour_vanishes_outside_the_ball():
+    from nnc.runtime.data.sources.builtin import SPHERE, read
+
+    a, b = (read("sphere_field", "data.builtin", Path(".")) for _ in range(2))
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.y, b.y)
+    r = np.linalg.norm(a.x, axis=1)
+    assert a.x.shape == (SPHERE["points"], 3) and np.abs(a.x).max() <= 1.0
+    inside, outside = r < SPHERE["radius"] - 0.2, r > SPHERE["radius"] + 0.2
+    assert a.y[inside, 0].min() > 0.99 and a.y[outside].max() < 0.01
+    expect = 0.5 + 0.5 * np.sin(2 * np.pi * SPHERE["stripes"] * a.x[inside, 1] + 1.0)
+    np.testing.assert_allclose(a.y[inside, 2], a.y[inside, 0] * expect, rtol=1e-12)

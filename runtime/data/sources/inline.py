@@ -41,4 +41,12 @@ def read(src: dict, where: str, base_dir: Path) -> RawData:
     return RawData(x, y, where, None, f"inline ({len(x)} samples)")
 
 
-register_source(SourceDef("inline", SCHEMA, read))
+def feature_shape(src: object) -> tuple[int, ...] | None:
+    try:
+        x = np.asarray(src["x"])  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        return None  # ragged or missing: read() says what is wrong
+    return tuple(x.shape[1:]) if x.dtype.kind in "biuf" and x.ndim >= 1 else None
+
+
+register_source(SourceDef("inline", SCHEMA, read, feature_shape=feature_shape))
