@@ -193,7 +193,7 @@ def _train_confined(args, spec, run, overrides: dict, resume, where: str) -> int
     if int(spec.train.get("workers", 1)) > 1:
         from nnc.runtime.distributed import DataParallel
 
-        parallel = DataParallel(spec, int(spec.train["workers"]), args.address)
+        parallel = DataParallel(spec, int(spec.train["workers"]), args.address, data.fitted)
     trainer = Trainer(compiled, data, engine, run, parallel=parallel)
     if resume is None:
         graphs = compiled.graphs.models()

@@ -865,3 +865,18 @@ def test_bad_inputs_to_every_command_get_one_line_and_lose_nothing(trained, caps
             lines = lines[:-1]
         assert len(lines) == 1 and fragment in lines[0], where
         assert _snapshot(d) == before, where
+
+
+def test_data_parallel_workers_apply_the_runs_preprocessing_not_a_refit(tmp_path):
+    from nnc.compiler.spec.model import thaw
+    from nnc.runtime.compiled import load_spec_file
+    from nnc.runtime.data import Affine, Fitted
+    from nnc.runtime.distributed import Worker  # a plain class: Ray wraps it as an actor
+
+    run, csv = _csv_run(tmp_path)
+    spec = load_spec_file(tmp_path / "spec.yaml")
+    fitted = Fitted(Affine(np.full(4, 2.0, np.float32), np.ones(4, np.float32)), None)
+    worker = Worker(0, thaw(spec.document), spec.filename, str(spec.base_dir), 1, fitted)
+    raw = np.loadtxt(csv, delimiter=",", skiprows=1, usecols=range(4), dtype=np.float32)
+    rows = {tuple(r) for r in (raw * 2 + 1).round(4)}
+    assert {tuple(r) for r in worker.x.round(4)} <= rows  # its split of the data, preprocessed
