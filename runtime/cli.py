@@ -1,6 +1,7 @@
 """The nnc command line: parses, calls the runtime, and turns every failure into one line and an
 exit code through one table (`_failures`): 0 ok, 1 invalid spec/data or failed run, 2 usage
-error, 3 stopped by the NaN guard or a failed gradient check, 130 interrupted."""
+error, 3 stopped by the NaN guard (non-finite step results, or parameters that would be
+checkpointed or exported) or a failed gradient check, 130 interrupted (Ctrl-C or SIGTERM)."""
 
 from __future__ import annotations
 
