@@ -208,39 +208,56 @@ class Network:
         return out
 
     def summary(self) -> str:
-        rows = [("layer", "type", "output shape", "params", "trainable")]
+        """The layer table (Keras-like): output shapes, parameter counts, whether they train;
+        a `state` column for running statistics (updated in training, never by the optimizer)
+        and a `connected to` column for a DAG (`inputs:`), each only when the network has any."""
         per_layer: dict[str, list[ParamDecl]] = {}
         for p in self.params:
             per_layer.setdefault(p.name.rsplit(".", 1)[0], []).append(p)
-        rows.append(("input", "input", _shape(self.shapes["input"]), "0", ""))
+        has_state = any(p.state for p in self.params)
+        previous = ["input", *(n.layer.name for n in self.nodes)]
+        dag = any(n.inputs != (previous[k],) for k, n in enumerate(self.nodes))
+        head = ["layer", "type", "output shape", "params", "trainable"]
+        head += ["state"] * has_state + ["connected to"] * dag
+        rows = [head, ["input", "input", _shape(self.shapes["input"]), "0", ""]]
+        rows[1] += [""] * (len(head) - len(rows[1]))
         for node in self.nodes:
             ps = per_layer.get(node.layer.name, [])
-            count = sum(int(np.prod(p.shape)) for p in ps)
             learn = [p for p in ps if not p.state]
             status = "" if not learn else ("yes" if all(p.trainable for p in learn) else "frozen")
-            rows.append(
-                (
-                    node.layer.name,
-                    node.layer.type,
-                    _shape(node.layer.out_shape),
-                    f"{count:,}",
-                    status,
-                )
-            )
-        total = sum(int(np.prod(p.shape)) for p in self.params)
-        train = sum(int(np.prod(p.shape)) for p in self.trainable())
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+            row = [node.layer.name, node.layer.type, _shape(node.layer.out_shape)]
+            row += [f"{_count(learn):,}", status]
+            if has_state:
+                state = _count([p for p in ps if p.state])
+                row.append(f"{state:,}" if state else "")
+            if dag:
+                row.append(", ".join(node.inputs))
+            rows.append(row)
+        numeric = {3, 5} if has_state else {3}
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         lines = []
         for k, r in enumerate(rows):
-            cells = [r[i].ljust(widths[i]) if i < 3 else r[i].rjust(widths[i]) for i in range(5)]
+            cells = [
+                c.rjust(w) if i in numeric or i == 4 else c.ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths))
+            ]
             lines.append("  ".join(cells).rstrip())
             if k == 0:
                 lines.append("  ".join("-" * w for w in widths))
+        learnable = [p for p in self.params if not p.state]
+        train = _count(self.trainable())
         lines.append("")
-        lines.append(f"Total parameters:     {total:,}")
+        lines.append(f"Total parameters:     {_count(self.params):,}")
         lines.append(f"Trainable parameters: {train:,}")
-        lines.append(f"Frozen/state:         {total - train:,}")
+        lines.append(f"Frozen parameters:    {_count(learnable) - train:,}")
+        if has_state:
+            state = _count([p for p in self.params if p.state])
+            lines.append(f"Non-trainable state:  {state:,} (running statistics)")
         return "\n".join(lines)
+
+
+def _count(params: list[ParamDecl]) -> int:
+    return sum(int(np.prod(p.shape)) for p in params)
 
 
 def _shape(s: PerSample) -> str:

@@ -40,19 +40,29 @@ def cmd_summary(args) -> int:
     return EXIT_OK
 
 
+def cmd_graph(args) -> int:
+    from nnc.runtime.graph import render
+    from nnc.runtime.outputs import check_output, write_output
+
+    out = check_output(Path(args.output))
+    write_output(out, render(_compile(args.spec).net, out, args.direction))
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
 def cmd_compile(args) -> int:
     import onnx
 
     from nnc.runtime.checkpoint import atomic_write_bytes
     from nnc.runtime.errors import RunError
-    from nnc.runtime.rundir import refuse_run_file
+    from nnc.runtime.outputs import check_output
 
     compiled = _compile(args.spec)
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise RunError(f"-o {out}: exists and is not a directory (compile writes a folder)")
     for name in ("model.onnx", "manifest.json"):
-        refuse_run_file(out / name)
+        check_output(out / name)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -73,50 +83,17 @@ def cmd_compile(args) -> int:
     return EXIT_OK
 
 
-def _predict_model(target: str):
-    """A run directory, an .onnx file, or a spec (compiled with its initial/hand-set values)."""
-    import onnx
-
-    p = Path(target)
-    if p.is_dir():
-        m = p / "model.onnx"
-        if not m.exists():
-            raise FileNotFoundError(f"{p} has no model.onnx (did its training finish?)")
-        return onnx.load(str(m))
-    if p.suffix == ".onnx":
-        return onnx.load(str(p))
-    return _compile(target).export()
-
-
 def cmd_predict(args) -> int:
-    import numpy as np
+    from nnc.runtime.predict import run_predict
 
-    from nnc.runtime.data import read_features
-    from nnc.runtime.engines import make_engine
-
-    model = _predict_model(args.target)
-    x_info = model.graph.input[0]
-    shape = tuple(d.dim_value for d in x_info.type.tensor_type.shape.dim[1:])
-    x = read_features(Path(args.input), input_shape=shape)
-    engine = make_engine(args.engine, args.device)
-    outputs = [o.name for o in model.graph.output]
-    dtype = np.float64 if x_info.type.tensor_type.elem_type == 11 else np.float32
-    res = dict(zip(outputs, engine.session(model)(outputs, {x_info.name: x.astype(dtype)})))
-    if args.output:
-        out = Path(args.output)
-        if out.suffix == ".npz":
-            np.savez(out, **{k.replace("/", "_"): v for k, v in res.items()})
-        elif out.suffix == ".npy":
-            np.save(out, res[outputs[0]])
-        else:
-            np.savetxt(out, res[outputs[0]].reshape(len(x), -1), delimiter=",", fmt="%.8g")
-        print(f"wrote predictions for {len(x)} samples to {out}")
-        return EXIT_OK
-    y = res[outputs[0]].reshape(len(x), -1)
-    labels = res.get("label")
-    for i in range(len(x)):
-        row = " ".join(f"{v:.6g}" for v in y[i])
-        print(row + (f"  label={labels[i].tolist()}" if labels is not None else ""))
+    run_predict(
+        args.target,
+        args.input,
+        args.output,
+        engine=args.engine,
+        device=args.device,
+        untrained=args.untrained,
+    )
     return EXIT_OK
 
 
@@ -179,6 +156,8 @@ def _train_confined(args, spec, run, overrides: dict, resume, where: str) -> int
     from nnc.runtime.compiled import compile_with_data
     from nnc.runtime.engines import make_engine
     from nnc.runtime.evaluation import confusion_report
+    from nnc.runtime.metrics import format_metrics
+    from nnc.runtime.predict import learned_table
     from nnc.runtime.resume import check_resume_tensors, initial_values, run_fitted
     from nnc.runtime.rundir import MODEL
     from nnc.runtime.trainer import Trainer
@@ -219,10 +198,13 @@ def _train_confined(args, spec, run, overrides: dict, resume, where: str) -> int
         print(result.message, file=sys.stderr if result.exit_code else sys.stdout)
     if result.exit_code == EXIT_OK:
         if result.test:
-            print("test: " + "  ".join(f"{k} {v:.4f}" for k, v in result.test.items()))
+            print("test: " + format_metrics(result.test))
             report = confusion_report(compiled, data, engine, result.values)
             if report:
                 print(report)
+        table = learned_table(compiled, data, engine, result.values)
+        if table:
+            print(table)
         print(f"model: {run.file(MODEL)}")
     return result.exit_code
 
@@ -251,6 +233,7 @@ def cmd_eval(args) -> int:
     from nnc.runtime.compiled import compile_with_data
     from nnc.runtime.engines import make_engine
     from nnc.runtime.evaluation import Evaluator
+    from nnc.runtime.metrics import format_metrics
     from nnc.runtime.resume import run_fitted
     from nnc.runtime.rundir import RunDir
 
@@ -266,7 +249,7 @@ def cmd_eval(args) -> int:
         split = getattr(data, part)
         if split is not None:
             res = evaluate(split, values)
-            print(f"{part}: " + "  ".join(f"{k} {v:.4f}" for k, v in res.items()))
+            print(f"{part}: " + format_metrics(res))
     return EXIT_OK
 
 
@@ -276,12 +259,10 @@ def cmd_export(args) -> int:
     from nnc.runtime.checkpoint import atomic_write_bytes
     from nnc.runtime.compiled import compile_spec, compile_with_data
     from nnc.runtime.errors import RunError
-    from nnc.runtime.rundir import RunDir, refuse_run_file
+    from nnc.runtime.outputs import check_output
+    from nnc.runtime.rundir import RunDir
 
-    out = Path(args.output)
-    if out.is_dir():
-        raise RunError(f"-o {out}: is a directory; give the model's file name")
-    refuse_run_file(out)
+    out = check_output(Path(args.output))  # before the work, not after
     run = RunDir.existing(Path(args.run))
     with run.reading():
         spec = run.load_spec()
@@ -443,6 +424,21 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="layer table: output shapes and parameter counts")
     s.add_argument("spec")
     s.set_defaults(fn=cmd_summary)
+    s = sub.add_parser("graph", help="draw the network: layers, shapes, parameters (Graphviz)")
+    s.add_argument("spec")
+    s.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="picture file: .svg, .png or .pdf (drawn by Graphviz's dot), or .dot/.gv source",
+    )
+    s.add_argument(
+        "--direction",
+        choices=["TB", "LR"],
+        default="TB",
+        help="top to bottom (default) or left to right",
+    )
+    s.set_defaults(fn=cmd_graph)
     s = sub.add_parser("compile", help="write model.onnx, training graphs and manifest.json")
     s.add_argument("spec")
     s.add_argument("-o", "--output", required=True, help="output directory")
@@ -450,8 +446,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_compile)
     s = sub.add_parser("predict", help="run a model on inputs from .npy/.npz/.csv")
     s.add_argument("target", help="a run directory, a .onnx model, or a spec")
-    s.add_argument("--input", required=True)
-    s.add_argument("-o", "--output", help="write predictions to .npy, .npz or .csv")
+    s.add_argument(
+        "--input",
+        required=True,
+        help="features in .csv (read with the run's CSV settings; a target column is skipped), "
+        ".npy, .npz or IDX",
+    )
+    s.add_argument(
+        "-o",
+        "--output",
+        help="write predictions to .csv or .json (label and per-class probabilities, or the "
+        "outputs), .npy (probabilities, or the outputs) or .npz (every output)",
+    )
+    s.add_argument(
+        "--untrained",
+        action="store_true",
+        help="allow a spec whose parameters are random initial values",
+    )
     engine_opts(s)
     s.set_defaults(fn=cmd_predict)
     s = sub.add_parser("train", help="train a spec; writes a run directory")
@@ -579,7 +590,25 @@ def main(argv: list[str] | None = None) -> int:
         import signal
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            sys.stdout.flush()  # here, not in the interpreter's shutdown, which would complain
+        except BrokenPipeError:
+            code = _closed_pipe()
     return code
+
+
+def _closed_pipe() -> int:
+    """stdout's reader went away (`nnc predict ... | head`): stop quietly, as Unix tools do.
+    stdout is pointed at /dev/null so that no later flush fails again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # a stdout without a file descriptor (captured in tests)
+        pass
+    return EXIT_OK
 
 
 def _run(argv: list[str] | None) -> int:
@@ -593,6 +622,8 @@ def _run(argv: list[str] | None) -> int:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
         return args.fn(args)
+    except BrokenPipeError:
+        return _closed_pipe()
     except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - one clear line, never a traceback
         code = exit_code(e)
         if code is None:

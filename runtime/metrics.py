@@ -1,16 +1,22 @@
-"""Metrics: accuracy, confusion matrices, the per-epoch metrics.csv log and the curves.png plot."""
+"""Metrics: accuracy, confusion matrices, the per-epoch metrics.csv log and how metrics print.
+
+curves.png is drawn by nnc.runtime.plot."""
 
 from __future__ import annotations
 
 import csv
 import io
-import math
-import os
 from pathlib import Path
 
 import numpy as np
 
-from nnc.runtime.checkpoint import CheckpointError, atomic_write_bytes
+from nnc.runtime.checkpoint import CheckpointError, append_whole, atomic_write_bytes
+
+
+def format_metrics(values: dict, skip: tuple[str, ...] = ("epoch", "step", "lr", "kind")) -> str:
+    """`loss 3.8e-05  accuracy 0.9667`: four significant digits, never fixed decimals (which
+    print a small loss as 0.0000)."""
+    return "  ".join(f"{k} {v:.4g}" for k, v in values.items() if k not in skip and v is not None)
 
 
 def accuracy(pred_scores_or_labels, y, kind: str, *, logits: bool = True) -> float:
@@ -114,32 +120,14 @@ class MetricsLog:
         atomic_write_bytes(self.path, _csv_line(self.columns).encode("utf-8"))
 
     def append(self, row: dict) -> None:
-        """Appends one row, whole or not at all: a write that fails part way (a full disk) is
-        cut back to the rows before it, and CheckpointError says why."""
-        data = self._line(row).encode("utf-8")
+        """Appends one row, whole or not at all (a full disk leaves the rows before it)."""
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        except OSError as e:
-            raise CheckpointError(f"cannot write {self.path}: {e.strerror or e}") from None
-        try:
-            start = os.fstat(fd).st_size
-            view = memoryview(data)
-            try:
-                while view:
-                    view = view[os.write(fd, view) :]
-            except BaseException as e:  # a full disk, or Ctrl-C between two partial writes
-                try:
-                    os.ftruncate(fd, start)
-                except OSError:
-                    pass
-                if isinstance(e, OSError):
-                    raise CheckpointError(
-                        f"cannot write {self.path}: {e.strerror or e} (the row of step "
-                        f"{row.get('step')} was not written; the rows before it are intact)"
-                    ) from None
-                raise
-        finally:
-            os.close(fd)
+            append_whole(self.path, self._line(row).encode("utf-8"))
+        except CheckpointError as e:
+            raise CheckpointError(
+                f"{e} (the row of step {row.get('step')} was not written; the rows before it "
+                "are intact)"
+            ) from None
 
     def _line(self, row: dict) -> str:
         unknown = [k for k in row if k not in self.columns]
@@ -181,80 +169,3 @@ def _parse(text: str | None):
         return float(text)
     except ValueError:
         return text
-
-
-# Train / validation column names accepted for each panel, first match wins.
-_PANELS = {
-    "loss": (("loss", "train_loss"), ("val_loss", "validation_loss")),
-    "accuracy": (("accuracy", "train_accuracy"), ("val_accuracy", "validation_accuracy")),
-}
-
-
-def plot_curves(rows: list[dict], path: Path) -> None:
-    """curves.png: loss (train vs validation) and, when logged, accuracy, over epochs.
-
-    Rows use the metrics.csv column names: epoch, loss or train_loss, val_loss, accuracy or
-    train_accuracy, val_accuracy. Missing or non-numeric values are skipped.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    # Figure + FigureCanvasAgg, not pyplot: no global backend or figure registry to disturb.
-    panels = []
-    for title, (train_keys, val_keys) in _PANELS.items():
-        series = [
-            (label, _series(rows, keys))
-            for label, keys in (("train", train_keys), ("validation", val_keys))
-        ]
-        series = [(label, s) for label, s in series if s[0]]
-        if series:
-            panels.append((title, series))
-    if not panels:
-        panels = [("loss", [])]
-
-    fig = Figure(figsize=(6.0 * len(panels), 4.0), dpi=100)
-    FigureCanvasAgg(fig)
-    for k, (title, series) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), k + 1)
-        for label, (xs, ys) in series:
-            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=label)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(title)
-        ax.set_title(title)
-        ax.grid(True, alpha=0.3)
-        if series:
-            ax.legend()
-        if title == "loss" and series and all(y > 0 for _, (_, ys) in series for y in ys):
-            spread = max(max(ys) for _, (_, ys) in series) / min(min(ys) for _, (_, ys) in series)
-            if spread > 100:
-                ax.set_yscale("log")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    atomic_write_bytes(Path(path), buf.getvalue())
-
-
-def _series(rows: list[dict], keys: tuple[str, ...]) -> tuple[list[float], list[float]]:
-    key = next((k for k in keys if any(_number(r.get(k)) is not None for r in rows)), None)
-    xs: list[float] = []
-    ys: list[float] = []
-    if key is None:
-        return xs, ys
-    for i, r in enumerate(rows):
-        y = _number(r.get(key))
-        if y is None:
-            continue
-        x = _number(r.get("epoch"))
-        xs.append(x if x is not None else i + 1)
-        ys.append(y)
-    return xs, ys
-
-
-def _number(value) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None

@@ -33,13 +33,25 @@ class Progress:
 
     def end_epoch(self, row: dict) -> None:
         self.close()
-        parts = [f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "step", "lr")]
         if (
             self.epochs <= 50
             or row["epoch"] % max(1, self.epochs // 20) == 0
             or row["epoch"] == self.epochs
         ):
-            self.log(f"epoch {row['epoch']}/{self.epochs}  step {row['step']}  " + "  ".join(parts))
+            self.log(self._line(row))
+
+    def validation(self, row: dict) -> None:
+        """A mid-epoch validation (train.validate_every), printed above the bar."""
+        if self.bar is not None:
+            self.bar.clear()
+        self.log(self._line(row) + "  (mid-epoch)")
+        if self.bar is not None:
+            self.bar.refresh()
+
+    def _line(self, row: dict) -> str:
+        from nnc.runtime.metrics import format_metrics
+
+        return f"epoch {row['epoch']}/{self.epochs}  step {row['step']}  " + format_metrics(row)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -222,7 +222,7 @@ def warm_start(cfg: dict, compiled: Compiled, values: dict, log=print) -> dict[s
     tensors, _ = load_checkpoint(src)
     params = compiled.net.params
     layers = cfg.get("layers") or sorted({p.name.rsplit(".", 1)[0] for p in params})
-    copied = []
+    copied, reshaped = [], []
     for p in params:
         if p.name.rsplit(".", 1)[0] not in layers:
             continue
@@ -236,8 +236,15 @@ def warm_start(cfg: dict, compiled: Compiled, values: dict, log=print) -> dict[s
                     f"train.init_from: {p.name} has shape {list(tensors[p.name].shape)} in {src} "
                     f"but {list(p.shape)} here"
                 )
+            reshaped.append(f"{p.name} ({list(tensors[p.name].shape)} there, {list(p.shape)} here)")
             continue
         values[p.name] = tensors[p.name].astype(values[p.name].dtype)
         copied.append(p.name)
     log(f"init_from: copied {len(copied)} tensors from {src}: {', '.join(copied)}")
+    if reshaped:
+        tensors_ = "tensors" if len(reshaped) > 1 else "tensor"
+        log(
+            f"init_from: skipped {len(reshaped)} same-name {tensors_} whose shape differs, "
+            f"which keep their initial values: {', '.join(reshaped)}"
+        )
     return values

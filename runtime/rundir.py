@@ -9,9 +9,10 @@
       data.json             the fitted preprocessing, class names and the data's fingerprint
       manifest.json         how to drive the graphs (nnc.runtime.manifest)
       graphs/               gradient.onnx, train_step.onnx, eval.onnx
-      metrics.csv           one row per epoch (and per validate_every steps)
+      metrics.csv           one row per epoch (and per validate_every steps: kind mid)
+      iterations.csv        every train step's loss and metrics (nnc.runtime.steplog)
       checkpoints/          last, best, final and interrupted .ckpt (nnc.runtime.checkpoint)
-      curves.png            loss and accuracy over epochs
+      curves.png            the training-progress plot (nnc.runtime.plot)
       summary.json          how the run ended
       model.onnx            the trained model, preprocessing baked in
 
@@ -44,6 +45,7 @@ RUN_INFO = "run.json"
 MANIFEST = "manifest.json"
 GRAPHS = "graphs"
 METRICS = "metrics.csv"
+ITERATIONS = "iterations.csv"
 CURVES = "curves.png"
 CHECKPOINTS = "checkpoints"
 SUMMARY = "summary.json"
@@ -54,7 +56,8 @@ RESUMABLE = ("interrupted", "last")  # the kinds a resume can continue from
 DATA_FORMAT, DATA_VERSION = "nnc-run-data", 1
 
 
-# what a run writes: cleared by an overwrite, and never replaced by an output path (export -o)
+# what a run writes: cleared by an overwrite, and never replaced by an output path (-o, see
+# nnc.runtime.outputs)
 RUN_FILES = (
     SPEC,
     RUN_INFO,
@@ -62,6 +65,7 @@ RUN_FILES = (
     MANIFEST,
     GRAPHS,
     METRICS,
+    ITERATIONS,
     CURVES,
     CHECKPOINTS,
     SUMMARY,
@@ -69,12 +73,6 @@ RUN_FILES = (
 )
 # atomic_write_bytes' temporary files: .<name>.<pid>.<8 hex digits>.tmp
 _TEMP = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
-
-
-def is_run_dir(path: Path) -> bool:
-    """Whether `path` is a run directory that nnc train has written to."""
-    path = Path(path)
-    return (path / RUN_INFO).is_file() and (path / SPEC).is_file()
 
 
 def _entries(path: Path) -> set[str]:
@@ -370,10 +368,19 @@ class RunDir:
 
         return MetricsLog(self.path / METRICS, columns, rows=history)
 
-    def write_curves(self, rows: list[dict]) -> None:
-        from nnc.runtime.metrics import plot_curves
+    def iteration_log(self, names: list[str], resume_step: int | None):
+        """iterations.csv, started afresh, or kept up to `resume_step` for a resumed run."""
+        from nnc.runtime.steplog import IterationLog
 
-        plot_curves(rows, self.path / CURVES)
+        return IterationLog(self.path / ITERATIONS, names, resume_step=resume_step)
+
+    def write_curves(self, rows: list[dict]) -> None:
+        """curves.png from the metrics rows and iterations.csv, titled with the run's name."""
+        from nnc.runtime.plot import plot_curves
+        from nnc.runtime.steplog import read_iterations
+
+        iterations = read_iterations(self.path / ITERATIONS)
+        plot_curves(rows, self.path / CURVES, iterations, title=self.path.resolve().name)
 
     def write_summary(self, summary: dict) -> None:
         self._write_json(SUMMARY, summary)
@@ -466,19 +473,3 @@ class RunData:
 
     fitted: object  # nnc.runtime.data.Fitted
     fingerprint: list[dict] | None
-
-
-def refuse_run_file(path: Path, flag: str = "-o") -> None:
-    """Refuses an output path that would replace a file of a run directory (its spec.yaml, its
-    checkpoints, its model.onnx...): a new file beside them is fine."""
-    path = Path(path).absolute()
-    parent = path.parent
-    if parent.name in (GRAPHS, CHECKPOINTS) and is_run_dir(parent.parent):
-        parent = parent.parent
-    if is_run_dir(parent):
-        top = path.relative_to(parent).parts[0]
-        if path.exists() or top in RUN_FILES or top == LOCK:
-            raise UsageError(
-                f"{flag} {path}: would replace a file of the run directory {parent}; "
-                "write elsewhere"
-            )

@@ -3,6 +3,9 @@ validation, early stopping, checkpoints and resume, the NaN guard, and the expor
 
 from __future__ import annotations
 
+import math
+import operator
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +24,23 @@ from nnc.runtime.loop import Checkpointer, EarlyStopping, LoopState
 from nnc.runtime.nanguard import NonFiniteValues, describe, nonfinite
 from nnc.runtime.progress import Progress
 from nnc.runtime.rundir import RunDir
+from nnc.runtime.steplog import FLUSH_SECONDS
 
 EXIT_OK, EXIT_ERROR, EXIT_NAN, EXIT_INTERRUPTED = 0, 1, 3, 130
+LIVE_CURVES_SECONDS = 5.0  # curves.png refreshed at most this often while training on a terminal
+
+
+def live_curves_seconds(tty: bool) -> float | None:
+    """How often curves.png is redrawn while training: NNC_LIVE_CURVES seconds (0: never), by
+    default every LIVE_CURVES_SECONDS on a terminal and never elsewhere."""
+    given = os.environ.get("NNC_LIVE_CURVES")
+    if given:
+        try:
+            seconds = float(given)
+        except ValueError:
+            raise RunError(f"NNC_LIVE_CURVES={given!r}: expected seconds, e.g. 5") from None
+        return seconds if seconds > 0 else None
+    return LIVE_CURVES_SECONDS if tty else None
 
 
 class NanGuardStop(NonFiniteValues):
@@ -77,12 +95,19 @@ class Trainer:
             self.spec.train.get("early_stopping"), data.validation is not None
         )
         self.checkpoints = Checkpointer(run, self.spec)
-        self.columns = ["epoch", "step", "loss", *self.evaluate.metric_names, "lr"]
+        metric_names = self.evaluate.metric_names
+        self.columns = ["epoch", "step", "loss", *metric_names, "lr"]
         if data.validation is not None:
-            self.columns += ["val_loss", *[f"val_{k}" for k in self.evaluate.metric_names]]
+            self.columns += ["val_loss", *[f"val_{k}" for k in metric_names]]
+        self.columns.append("kind")  # epoch: an epoch's end; mid: a validate_every row
         self.metrics = None  # MetricsLog, opened by fit
         self._interrupt = DeferredInterrupt()  # the active one, set by fit
         self.parallel = parallel  # a distributed.DataParallel, or None for one process
+        self.step_outputs = ["loss", *[f"metric.{k}" for k in metric_names]]
+        self.iterations = None  # IterationLog (iterations.csv), opened by fit
+        # curves.png refreshed while training, every this many seconds or more (None: only at
+        # the end); on by default where the progress bar is (a terminal)
+        self.live_curves: float | None = None
 
     # -- the loop --------------------------------------------------------------------------------
     def fit(self, values: dict[str, np.ndarray], resume: Resume | None = None) -> TrainResult:
@@ -109,9 +134,13 @@ class Trainer:
             self.stopping.load(resume.meta)
             rng.bit_generator.state = resume.meta["rng"]
         self.metrics = self.run.metrics_log(self.columns, loop.history)
+        names = [short_name(k) for k in self.step_outputs]
+        self.iterations = self.run.iteration_log(names, loop.step if resume else None)
         t_start = time.perf_counter()
         safe = [loop.snapshot(), rng.bit_generator.state]
         progress = Progress(self.log, int(self.spec.train["epochs"]), self._batches())
+        if self.live_curves is None:
+            self.live_curves = live_curves_seconds(progress.tty)
         try:
             status = self._epochs(loop, stepper, rng, interrupt, progress, safe)
         except ForcedInterrupt:  # wherever it landed: the state may be half a step on
@@ -125,6 +154,7 @@ class Trainer:
             return self._stopped(loop, e, time.perf_counter() - t_start)
         except WorkerLost as e:
             progress.close()
+            self.iterations.flush()
             last = self.run.checkpoint_path("last")
             where = f"the last checkpoint is {last}" if last.exists() else "no checkpoint yet"
             raise RunError(
@@ -158,6 +188,14 @@ class Trainer:
         validate_every = spec.train.get("validate_every")
         random_inputs = self.graphs.random_inputs.items()
         nan_guard = spec.train["nan_guard"]
+        record = self.iterations.record  # ~0.25 us a step: a list append of a tuple
+        outputs = self.step_outputs
+        step_values = (
+            operator.itemgetter(*outputs) if len(outputs) > 1 else lambda o: (o[outputs[0]],)
+        )
+        live = self.live_curves
+        next_flush = time.monotonic() + FLUSH_SECONDS
+        next_plot = time.monotonic() + live if live else math.inf
         while loop.epoch < epochs:
             if interrupt.requested:
                 return "interrupted"
@@ -188,13 +226,24 @@ class Trainer:
                 loop.count += b - a
                 loop.step += 1
                 loop.batch += 1
+                record(loop.step, loop.epoch + 1, step_values(out))
                 progress.step(loop.batch, loop.sums.get("loss", 0.0) / loop.count)
                 if (
                     validate_every
                     and loop.step % validate_every == 0
+                    and loop.batch < batches  # at an epoch's end, the epoch's row validates
                     and self.data.validation is not None
                 ):
-                    self._log_row(self._row(loop, stepper, out, partial=True), loop)
+                    row = self._row(loop, stepper, out, partial=True)
+                    self._log_row(row, loop)
+                    progress.validation(row)
+                if live or loop.batch == batches:
+                    now = time.monotonic()
+                    if now >= next_flush:
+                        self.iterations.flush()
+                        next_flush = now + FLUSH_SECONDS
+                    if now >= next_plot:
+                        next_plot = now + self._live_plot(loop)
             row = self._row(loop, stepper, out, partial=False)
             self._log_row(row, loop)
             progress.end_epoch(row)
@@ -207,6 +256,7 @@ class Trainer:
                 if self.stopping.improved:
                     self.checkpoints.hold_best(values, loop)
                 if due:
+                    self.iterations.flush()  # the steps up to a checkpoint are on disk before it
                     state = rng.bit_generator.state
                     self.checkpoints.save("last", values, loop, self.stopping, state)
             if stop:
@@ -214,14 +264,29 @@ class Trainer:
         return "completed"
 
     def _row(self, loop: LoopState, stepper: Stepper, out: dict, partial: bool) -> dict:
-        row = {"epoch": loop.epoch + (0 if partial else 1), "step": loop.step}
+        """A metrics.csv row: the epoch it belongs to (1-based, also mid-epoch), the step, the
+        epoch's training means so far, the learning rate, validation, and its kind."""
+        row = {"epoch": loop.epoch + 1, "step": loop.step}
         for k, v in loop.sums.items():
             row[k] = v / max(loop.count, 1)
         row["lr"] = out.get("lr_used", float(self.lr))
         if self.data.validation is not None:
             vals = self.evaluate(self.data.validation, stepper.values())
             row.update({f"val_{k}": v for k, v in vals.items()})
+        row["kind"] = "mid" if partial else "epoch"
         return row
+
+    def _live_plot(self, loop: LoopState) -> float:
+        """Redraws curves.png mid-run; -> seconds until the next redraw: at least ten times
+        what this one took, so that plotting never takes more than a tenth of the run."""
+        started = time.monotonic()
+        try:
+            self.iterations.flush()
+            self.run.write_curves(loop.history)
+        except Exception as e:  # noqa: BLE001 - curves are a convenience; never stop a run for them
+            self.log(f"warning: could not draw curves.png ({e}); not redrawing it until the end")
+            return math.inf
+        return max(self.live_curves or LIVE_CURVES_SECONDS, 10 * (time.monotonic() - started))
 
     def _log_row(self, row: dict, loop: LoopState) -> None:
         loop.history.append(row)
@@ -238,6 +303,7 @@ class Trainer:
             return self._stopped(loop, e, None)
         interrupt = self._interrupt
         with interrupt.shielded():  # a second Ctrl-C here would leave no checkpoint at all
+            self.iterations.flush()
             path = self.checkpoints.save("interrupted", values, loop, self.stopping, rng_state)
             how = "terminated (SIGTERM)" if interrupt.signal_name == "SIGTERM" else "interrupted"
             msg = (
@@ -294,6 +360,7 @@ class Trainer:
         return f"{msg}; {self._last_good()}"
 
     def _stopped(self, loop: LoopState, e: NanGuardStop, seconds: float | None) -> TrainResult:
+        self.iterations.flush()
         result = self._result("nan", loop, exit_code=EXIT_NAN, message=str(e))
         self._write_summary(result, seconds)
         return result
@@ -315,6 +382,7 @@ class Trainer:
         model = self.compiled.export(final, self.data)
         onnx.checker.check_model(model, full_check=True)
         self.run.write_model(model)
+        self.iterations.flush()
         try:
             self.run.write_curves(loop.history)
         except Exception as e:  # noqa: BLE001 - curves are a convenience; never lose the run for them

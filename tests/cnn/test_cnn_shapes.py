@@ -192,7 +192,8 @@ def test_lenet_summary_counts_matlabs_180880_learnables(capsys):
     assert "Trainable parameters: 180,880" in out
     # the 2 * (16 + 32 + 64) running statistics are state, not learnables
     assert "Total parameters:     181,104" in out
-    assert "Frozen/state:         224" in out
+    assert "Frozen parameters:    0" in out
+    assert "Non-trainable state:  224 (running statistics)" in out
     assert "[N, 64, 7, 7]" in out and "[N, 3136]" in out
 
 

@@ -337,11 +337,12 @@ def test_export_and_compile_refuse_to_replace_a_runs_files(tmp_path, capsys):
     other = tmp_path / "other.yaml"
     other.write_text((SPECS / "iris-mlp.yaml").read_text())
     cases = [
-        (["export", str(run), "-o", str(run / "spec.yaml")], 2, "would replace a file of the run"),
-        (["export", str(run), "-o", str(run / "model.onnx")], 2, "would replace a file of the run"),
-        (["export", str(run), "-o", str(run / "graphs" / "x.onnx")], 2, "would replace"),
+        (["export", str(run), "-o", str(run / "spec.yaml")], 1, "would replace spec.yaml of"),
+        (["export", str(run), "-o", str(run / "model.onnx")], 1, "would replace model.onnx of"),
+        (["export", str(run), "-o", str(run / "data.json")], 1, "would replace data.json of"),
+        (["export", str(run), "-o", str(run / "graphs" / "x.onnx")], 1, "would replace"),
         (["export", str(run), "-o", str(tmp_path)], 1, "is a directory"),
-        (["compile", str(other), "-o", str(run)], 2, "would replace a file of the run"),
+        (["compile", str(other), "-o", str(run)], 1, "would replace model.onnx of the run"),
         (["compile", str(other), "-o", str(run / "spec.yaml")], 1, "is not a directory"),
     ]
     for argv, code, message in cases:
@@ -373,32 +374,40 @@ def test_export_writes_atomically(tmp_path, monkeypatch, capsys):
 
 
 # -- (10) full disks, killed writers and failed starts --------------------------------------------
-def test_a_full_disk_while_appending_metrics_leaves_whole_rows(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("name", ["metrics.csv", "iterations.csv"])
+def test_a_full_disk_while_appending_a_log_leaves_whole_rows(tmp_path, monkeypatch, capsys, name):
     import errno
     import os
-
-    from nnc.runtime import metrics
 
     real_write = os.write
     calls = {"n": 0}
 
-    def filling(fd, data):  # the third row gets half written, then the disk is full
-        if b"," in bytes(data):  # a metrics row
+    def filling(fd, data):  # a write gets half its rows on disk, then the disk is full
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            target = ""
+        if target.endswith(name):
             calls["n"] += 1
-            if calls["n"] == 3:
+            half = 3 if name == "metrics.csv" else 1  # the third row; the one flush of steps
+            if calls["n"] == half:
                 return real_write(fd, bytes(data[: len(data) // 2]))
-            if calls["n"] == 4:
+            if calls["n"] == half + 1:
                 raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr(metrics.os, "write", filling)
+    monkeypatch.setattr(os, "write", filling)
     code, run = train(tmp_path, SPECS / "xor.yaml", "--epochs", "5")
     err = err_lines(capsys)
     assert code == 1 and len(err) == 1, err
-    assert "metrics.csv: No space left on device" in err[0] and "step 3" in err[0]
-    text = (run / "metrics.csv").read_text()
-    assert text.endswith("\n") and len(text.splitlines()) == 3  # header and two whole rows
-    assert all(len(r.split(",")) == len(text.splitlines()[0].split(",")) for r in text.splitlines())
+    assert f"{name}: No space left on device" in err[0], err
+    lines = (run / name).read_text().splitlines(keepends=True)
+    assert all(line.endswith("\n") for line in lines)
+    assert all(line.count(",") == lines[0].count(",") for line in lines)
+    if name == "metrics.csv":  # the header and two whole rows; the third is absent
+        assert len(lines) == 3 and "step 3 was not written" in err[0]
+    else:  # the five steps, flushed in one write before the last checkpoint: none of them
+        assert len(lines) == 1
 
 
 def test_resume_removes_the_temporary_files_of_a_killed_writer(tmp_path, capsys):
@@ -808,7 +817,7 @@ def _battery(d: Path) -> list[tuple[list, int, str]]:
         (["summary", missing], 1, "not found"),
         (["summary", d / "garbage.yaml"], 1, "invalid YAML"),
         (["compile", spec, "-o", spec], 1, "is not a directory"),
-        (["compile", spec, "-o", run], 2, "would replace a file of the run"),
+        (["compile", spec, "-o", run], 1, "would replace model.onnx of the run"),
         (["compile", missing, "-o", d / "out"], 1, "not found"),
         (["train", missing], 1, "not found"),
         (["train"], 2, "give a SPEC"),
@@ -829,7 +838,7 @@ def _battery(d: Path) -> list[tuple[list, int, str]]:
         (["export", damaged, "-o", d / "m.onnx"], 1, "run.json: damaged"),
         (["export", run, "-o", d / "m.onnx", "--opset", "1"], 2, "--opset 1: nnc exports"),
         (["export", run, "-o", d / "m.onnx", "--opset", "99999"], 2, "--opset 99999"),
-        (["export", run, "-o", run / "spec.yaml"], 2, "would replace a file of the run"),
+        (["export", run, "-o", run / "spec.yaml"], 1, "would replace spec.yaml of the run"),
         (["export", run, "-o", d], 1, "is a directory"),
         (["export", unfinished, "-o", d / "m.onnx"], 1, "no final.ckpt"),
         (["export", run], 2, "the following arguments are required: -o/--output"),

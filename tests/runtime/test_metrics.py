@@ -1,4 +1,4 @@
-"""Metrics: accuracy per target kind, confusion matrices, metrics.csv and curves.png."""
+"""Metrics: accuracy per target kind, confusion matrices, metrics.csv (curves.png: test_plot)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,8 @@ from nnc.runtime.metrics import (
     accuracy,
     confusion_matrix,
     format_confusion_matrix,
-    plot_curves,
     read_metrics,
 )
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def test_accuracy_class_index():
@@ -99,24 +96,3 @@ def test_metrics_log(tmp_path):
     assert path.read_text() == "epoch,loss\n"
     with pytest.raises(ValueError, match="duplicate metrics columns"):
         MetricsLog(path, ["epoch", "epoch"])
-
-
-def test_plot_curves(tmp_path):
-    rows = [
-        {"epoch": e, "loss": 1 / e, "val_loss": 1.2 / e, "accuracy": 1 - 1 / (e + 1)}
-        for e in range(1, 6)
-    ]
-    rows[2]["val_loss"] = None
-    plot_curves(rows, tmp_path / "curves.png")
-    assert (tmp_path / "curves.png").read_bytes()[:8] == PNG_MAGIC
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png"]
-
-
-def test_plot_curves_from_metrics_csv_and_loss_only(tmp_path):
-    log = MetricsLog(tmp_path / "metrics.csv", ["epoch", "train_loss", "validation_loss"])
-    for e in range(1, 4):
-        log.append({"epoch": e, "train_loss": 10.0**-e, "validation_loss": float("nan")})
-    plot_curves(read_metrics(tmp_path / "metrics.csv"), tmp_path / "loss.png")
-    assert (tmp_path / "loss.png").read_bytes()[:8] == PNG_MAGIC
-    plot_curves([], tmp_path / "empty.png")  # nothing logged yet is no error
-    assert (tmp_path / "empty.png").read_bytes()[:8] == PNG_MAGIC
