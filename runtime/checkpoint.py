@@ -143,6 +143,32 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     _fsync_directory(directory, path)
 
 
+def append_whole(path: Path, data: bytes) -> None:
+    """Appends `data` (whole lines) to an existing file, all of it or none: a write that fails
+    part way (a full disk) is cut back to the file as it was, and CheckpointError says why."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    except OSError as e:
+        raise CheckpointError(f"cannot write {path}: {e.strerror or e}") from None
+    try:
+        start = os.fstat(fd).st_size
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException as e:  # a full disk, or Ctrl-C between two partial writes
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                pass
+            if isinstance(e, OSError):
+                raise CheckpointError(f"cannot write {path}: {e.strerror or e}") from None
+            raise
+    finally:
+        os.close(fd)
+
+
 def _fsync_directory(directory: Path, path: Path) -> None:
     """Makes the rename durable. Some file systems cannot fsync a directory: that is no error."""
     try:
@@ -162,6 +188,16 @@ def _fsync_directory(directory: Path, path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # meta <-> JSON
+
+
+def encode_meta(obj, where: str = "meta"):
+    """`obj` as JSON-ready values, NumPy arrays and scalars tagged (see the module docstring)."""
+    return _encode(obj, where)
+
+
+def decode_meta(obj):
+    """The inverse of encode_meta."""
+    return _decode(obj)
 
 
 def _encode(obj, where: str):

@@ -1,6 +1,7 @@
 """The nnc command line: parses, calls the runtime, and turns every failure into one line and an
 exit code through one table (`_failures`): 0 ok, 1 invalid spec/data or failed run, 2 usage
-error, 3 stopped by the NaN guard or a failed gradient check, 130 interrupted."""
+error, 3 stopped by the NaN guard (non-finite step results, or parameters that would be
+checkpointed or exported) or a failed gradient check, 130 interrupted (Ctrl-C or SIGTERM)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_CHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# the oldest opset `nnc export --opset` converts to: 13 is where the ops nnc emits (ReduceSum with
+# axes as an input, Softmax on any axis) took their current form
+MIN_EXPORT_OPSET = 13
 
 
 def _err(msg: str) -> None:
@@ -51,10 +55,18 @@ def cmd_compile(args) -> int:
 
     from nnc.runtime.checkpoint import atomic_write_bytes
     from nnc.runtime.errors import RunError
+    from nnc.runtime.outputs import check_output
 
     compiled = _compile(args.spec)
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise RunError(f"-o {out}: exists and is not a directory (compile writes a folder)")
+    for name in ("model.onnx", "manifest.json"):
+        check_output(out / name)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"-o {out}: cannot create the folder: {e.strerror or e}") from None
     models = {"model": compiled.export()}
     if compiled.trainable and not args.inference_only:
         try:
@@ -104,12 +116,15 @@ def cmd_train(args) -> int:
         key: getattr(args, a) for key, a in TRAIN_OVERRIDES if getattr(args, a) is not None
     }
     if args.resume:
+        if args.run_dir or args.overwrite:
+            raise UsageError("nnc train --resume continues in the run's own folder: no --run-dir")
         run = resuming.open_resume(Path(args.resume))
         with run:  # the run's lock, held until training ends
             spec = resuming.resume_spec(run, args.spec, overrides)
-            resume, where = resuming.resume_point(run, spec)
-            print(where)
-            return _train(args, spec, run, overrides, resume)
+            resume, where = resuming.resume_point(run, spec, args.from_checkpoint)
+            return _train(args, spec, run, overrides, resume, where)
+    if args.from_checkpoint:
+        raise UsageError("--from-checkpoint goes with --resume RUN_DIR")
     if not args.spec:
         raise UsageError("nnc train: give a SPEC, or --resume RUN_DIR")
     spec = load_spec_file(args.spec, overrides)
@@ -123,35 +138,59 @@ def cmd_train(args) -> int:
         return _train(args, spec, run, overrides, None)
 
 
-def _train(args, spec, run, overrides: dict, resume) -> int:
-    """Trains `spec` in `run` (locked by the caller), from scratch or from `resume`."""
+def _confined(args, spec):
+    """--untrusted: the spec's paths (data, init_from) must stay inside its folder."""
+    from nnc.runtime.data.base import confined
+
+    return confined(Path(spec.base_dir) if getattr(args, "untrusted", False) else None)
+
+
+def _train(args, spec, run, overrides: dict, resume, where: str = "") -> int:
+    """Trains `spec` in `run` (locked by the caller), from scratch or from `resume`. Everything
+    that can fail before training (data, graphs, warm start) runs before the first write."""
+    with _confined(args, spec):
+        return _train_confined(args, spec, run, overrides, resume, where)
+
+
+def _train_confined(args, spec, run, overrides: dict, resume, where: str) -> int:
     from nnc.runtime.compiled import compile_with_data
     from nnc.runtime.engines import make_engine
     from nnc.runtime.evaluation import confusion_report
     from nnc.runtime.metrics import format_metrics
     from nnc.runtime.predict import learned_table
-    from nnc.runtime.resume import initial_values
+    from nnc.runtime.resume import check_resume_tensors, initial_values, run_fitted
     from nnc.runtime.rundir import MODEL
     from nnc.runtime.trainer import Trainer
 
     engine = make_engine(args.engine, args.device)
     print(f"engine: {engine.describe()}")
-    compiled, data = compile_with_data(spec)
+    fitted = None
+    if resume is not None:
+        fitted, changed = run_fitted(run, spec, args.accept_new_data, "resume")
+    compiled, data = compile_with_data(spec, fitted=fitted)
     print(f"data: {data.description}")
     parallel = None
     if int(spec.train.get("workers", 1)) > 1:
         from nnc.runtime.distributed import DataParallel
 
-        parallel = DataParallel(spec, int(spec.train["workers"]), args.address)
+        parallel = DataParallel(spec, int(spec.train["workers"]), args.address, data.fitted)
     trainer = Trainer(compiled, data, engine, run, parallel=parallel)
     if resume is None:
-        run.write_spec(spec, overrides)
         graphs = compiled.graphs.models()
-        files = {**run.write_graphs(graphs), "model": MODEL}
         models = {"model": compiled.export(data=data), **graphs}
-        run.write_manifest(compiled.manifest(models, files, engine=engine.describe()))
         values = initial_values(compiled)
+        run.begin()
+        run.write_spec(spec, overrides)
+        run.write_data(data.fitted, data.fingerprint, data.description)
+        files = {**run.write_graphs(graphs), "model": MODEL}
+        run.write_manifest(compiled.manifest(models, files, engine=engine.describe()))
     else:
+        carried = {**compiled.graphs.initial_state(), **compiled.initial_values()}
+        check_resume_tensors(resume, compiled, carried, len(data.train))
+        if changed or fitted is None:  # from now on, the run's data is this data
+            fitted = fitted or data.fitted
+            run.write_data(fitted, data.fingerprint, data.description)
+        print(where)
         values = resume.values
     print(f"run: {run.path}")
     result = trainer.fit(values, resume)
@@ -170,16 +209,41 @@ def _train(args, spec, run, overrides: dict, resume) -> int:
     return result.exit_code
 
 
+def _trained_values(run, compiled) -> dict:
+    """The run's final parameters, checked against its network (a damaged or crafted
+    checkpoint is one line, never a traceback)."""
+    from nnc.runtime.errors import RunError
+    from nnc.runtime.nanguard import check_finite
+    from nnc.runtime.resume import values_problem
+
+    path = run.checkpoint_path("final")
+    if not path.exists():
+        raise RunError(f"{run.path}: no {path.name} (did its training finish?)")
+    tensors, _ = run.load_checkpoint("final")
+    expected = compiled.initial_values()
+    values = {k: v for k, v in tensors.items() if k in expected}
+    problem = values_problem(values, expected)
+    if problem:
+        raise RunError(f"{path}: does not fit the run's network: {problem}")
+    check_finite(values, "an evaluation or an export")
+    return values
+
+
 def cmd_eval(args) -> int:
     from nnc.runtime.compiled import compile_with_data
     from nnc.runtime.engines import make_engine
     from nnc.runtime.evaluation import Evaluator
     from nnc.runtime.metrics import format_metrics
+    from nnc.runtime.resume import run_fitted
     from nnc.runtime.rundir import RunDir
 
     run = RunDir.existing(Path(args.run))
-    compiled, data = compile_with_data(run.load_spec())
-    values, _ = run.load_checkpoint("final")
+    with run.reading():
+        spec = run.load_spec()
+        with _confined(args, spec):
+            fitted, _ = run_fitted(run, spec, args.accept_new_data, "eval")
+            compiled, data = compile_with_data(spec, fitted=fitted)
+        values = _trained_values(run, compiled)
     evaluate = Evaluator(compiled, make_engine(args.engine, args.device))
     for part in ("train", "validation", "test"):
         split = getattr(data, part)
@@ -193,17 +257,51 @@ def cmd_export(args) -> int:
     import onnx
 
     from nnc.runtime.checkpoint import atomic_write_bytes
-    from nnc.runtime.compiled import compile_with_data
+    from nnc.runtime.compiled import compile_spec, compile_with_data
+    from nnc.runtime.errors import RunError
+    from nnc.runtime.outputs import check_output
     from nnc.runtime.rundir import RunDir
 
+    out = check_output(Path(args.output))  # before the work, not after
     run = RunDir.existing(Path(args.run))
-    compiled, data = compile_with_data(run.load_spec())
-    values, _ = run.load_checkpoint("final")
-    model = compiled.export(values, data, opset=args.opset)
-    onnx.checker.check_model(model, full_check=True)
-    atomic_write_bytes(Path(args.output), model.SerializeToString())
-    print(f"wrote {args.output} (opset {model.opset_import[0].version}, IR {model.ir_version})")
+    with run.reading():
+        spec = run.load_spec()
+        record = run.load_data_record()
+        if record is not None:  # the run's own preprocessing: the data is not read at all
+            compiled, fitted = compile_spec(spec), record.fitted
+        else:
+            print("note: this run predates data.json: its preprocessing is refitted on the data")
+            compiled, fitted = compile_with_data(spec)
+        values = _trained_values(run, compiled)
+    opset = _opset(args.opset)
+    try:
+        model = compiled.export(values, fitted, opset=opset)
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as e:  # noqa: BLE001 - the converter fails in many ways, all "cannot"
+        if opset is None:
+            raise
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise RunError(f"--opset {opset}: the model cannot be converted to it ({why})") from None
+    atomic_write_bytes(out, model.SerializeToString())
+    print(f"wrote {out} (opset {model.opset_import[0].version}, IR {model.ir_version})")
     return EXIT_OK
+
+
+def _opset(opset: int | None) -> int | None:
+    """An --opset the exporter can convert to: from the first with every op nnc emits to the
+    newest this onnx knows."""
+    import onnx
+
+    from nnc.runtime.errors import UsageError
+
+    if opset is None:
+        return None
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_EXPORT_OPSET <= opset <= newest:
+        raise UsageError(
+            f"--opset {opset}: nnc exports opsets {MIN_EXPORT_OPSET} to {newest} (this onnx)"
+        )
+    return opset
 
 
 def cmd_gradcheck(args) -> int:
@@ -213,18 +311,28 @@ def cmd_gradcheck(args) -> int:
     if not compiled.trainable or not compiled.net.trainable():
         print(f"{args.spec}: no loss or no trainable parameters: nothing to check")
         return EXIT_OK
-    results = gradcheck(compiled.net, samples=args.samples, per_param=args.entries, seed=args.seed)
-    print(f"{'parameter':30s} {'entries':>7s} {'max abs err':>12s} {'rel err':>10s}")
+    print(
+        f"float64 central differences with eps {args.eps:g} on {args.samples} random samples, at "
+        "the spec's initial values and moved off them"
+    )
+    results = gradcheck(
+        compiled.net, samples=args.samples, per_param=args.entries, seed=args.seed, eps=args.eps
+    )
+    print(f"{'at':8s} {'parameter':30s} {'entries':>7s} {'max abs err':>12s} {'rel err':>10s}")
     for r in results:
         flag = "" if r.ok(args.tol) else "  FAIL"
-        print(f"{r.name:30s} {r.checked:7d} {r.max_abs_error:12.3e} {r.rel_error:10.3e}{flag}")
+        corners = f"  ({r.corners} at a corner)" if r.corners else ""
+        print(
+            f"{r.point:8s} {r.name:30s} {r.checked:7d} {r.max_abs_error:12.3e} "
+            f"{r.rel_error:10.3e}{flag}{corners}"
+        )
     failed = [r for r in results if not r.ok(args.tol)]
     ok = not failed
     worst = max((r.rel_error for r in failed or results), default=0.0)
     print(
-        f"{'ok' if ok else 'FAILED'}: {len(results) - len(failed)}/{len(results)} parameters "
+        f"{'ok' if ok else 'FAILED'}: {len(results) - len(failed)}/{len(results)} checks "
         f"within relative error {args.tol:g} (or absolute {ATOL:g}); "
-        f"worst relative error {worst:.3e}"
+        f"worst relative error {worst:.3e}; eps {args.eps:g}"
     )
     return EXIT_OK if ok else EXIT_CHECK
 
@@ -240,10 +348,46 @@ def cmd_bench(args) -> int:
     return EXIT_OK
 
 
+def _positive_int(text: str) -> int:
+    value = _natural_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def _natural_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive finite number")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line (what is wrong, and where the help is), exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from nnc.compiler import __version__
 
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="nnc", description="Compile YAML network specs to ONNX; train and export them."
     )
     p.add_argument("--version", action="version", version=f"nnc {__version__}")
@@ -261,6 +405,22 @@ def build_parser() -> argparse.ArgumentParser:
             choices=["auto", "cpu", "cuda"],
             default="auto",
             help="auto: CUDA when an onnxruntime session can be created on it, else the CPU",
+        )
+
+    def untrusted(sp):
+        sp.add_argument(
+            "--untrusted",
+            action="store_true",
+            help="for a spec from elsewhere: its data paths and init_from runs must stay inside "
+            "its folder (no absolute paths, '..' or symlinks leading out)",
+        )
+
+    def accept_new_data(sp):
+        sp.add_argument(
+            "--accept-new-data",
+            action="store_true",
+            help="go on when the data files differ from those the run was trained on (the "
+            "run's preprocessing is kept)",
         )
 
     s = sub.add_parser("validate", help="check a spec (schema, cross-field checks, shapes)")
@@ -327,6 +487,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lr", type=float, help="override optimizer.lr (the learning rate)")
     s.add_argument("--seed", type=int, help="override train.seed")
     s.add_argument(
+        "--from-checkpoint",
+        choices=["interrupted", "last"],
+        help="with --resume: the checkpoint to continue from (default: the one further along)",
+    )
+    accept_new_data(s)
+    untrusted(s)
+    s.add_argument(
         "--workers",
         type=int,
         help="data-parallel training on this many Ray workers (train.workers; needs nnc[ray])",
@@ -339,6 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_train)
     s = sub.add_parser("eval", help="loss and metrics of a trained run on its data splits")
     s.add_argument("run")
+    accept_new_data(s)
+    untrusted(s)
     engine_opts(s)
     s.set_defaults(fn=cmd_eval)
     s = sub.add_parser("export", help="write the trained model as a self-contained ONNX file")
@@ -348,18 +517,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_export)
     s = sub.add_parser("bench", help="time train steps and inference on synthetic data")
     s.add_argument("spec")
-    s.add_argument("--batch-size", type=int, help="default: the spec's train.batch_size")
-    s.add_argument("--repeats", type=int, default=7, help="timed blocks (the median is reported)")
-    s.add_argument("--warmup", type=int, default=10, help="untimed steps first")
+    s.add_argument("--batch-size", type=_positive_int, help="default: the spec's train.batch_size")
+    s.add_argument(
+        "--repeats", type=_positive_int, default=7, help="timed blocks (the median is reported)"
+    )
+    s.add_argument("--warmup", type=_natural_int, default=10, help="untimed steps first")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     engine_opts(s)
     s.set_defaults(fn=cmd_bench)
     s = sub.add_parser("gradcheck", help="check the gradient graph against finite differences")
     s.add_argument("spec")
-    s.add_argument("--samples", type=int, default=4)
-    s.add_argument("--entries", type=int, default=12, help="entries checked per parameter")
-    s.add_argument("--tol", type=float, default=1e-5)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--samples", type=_positive_int, default=4, help="random samples in the batch")
+    s.add_argument(
+        "--entries", type=_positive_int, default=12, help="entries checked per parameter"
+    )
+    s.add_argument("--eps", type=_positive_float, default=1e-6, help="finite-difference step")
+    s.add_argument("--tol", type=_positive_float, default=1e-5, help="relative error allowed")
+    s.add_argument("--seed", type=_natural_int, default=0)
     s.set_defaults(fn=cmd_gradcheck)
     return p
 
@@ -381,6 +555,9 @@ def _failures():
     from nnc.runtime.errors import RunError, UsageError
 
     yield (UsageError,), EXIT_USAGE, lambda e: [str(e)]
+    from nnc.runtime.nanguard import NonFiniteValues
+
+    yield (NonFiniteValues,), EXIT_CHECK, lambda e: [f"error: {e}"]
     from nnc.compiler.autodiff import GradientError
     from nnc.runtime.checkpoint import CheckpointError
     from nnc.runtime.data import DataError
@@ -389,6 +566,13 @@ def _failures():
 
     failed = (RunError, DataError, CheckpointError, EngineError, GradientError, UnsupportedOpError)
     yield (*failed, FileNotFoundError, ValueError), EXIT_INVALID, lambda e: [f"error: {e}"]
+    # the file system said no (read-only, full, permissions) where no caller said it better
+    yield (OSError,), EXIT_INVALID, lambda e: [f"error: {_os_error(e)}"]
+
+
+def _os_error(e: OSError) -> str:
+    what = f"{e.filename}: " if e.filename else ""
+    return f"{what}{e.strerror or e}"
 
 
 def exit_code(e: BaseException) -> int | None:

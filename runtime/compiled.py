@@ -18,7 +18,7 @@ from nnc.compiler.network import Network
 from nnc.compiler.optim import DEFAULT_OPTIMIZER
 from nnc.compiler.spec.errors import Diagnostic, SpecError
 from nnc.compiler.spec.model import Spec, load_spec, spec_from_document, thaw
-from nnc.runtime.data import Dataset, TargetSpec, load_data
+from nnc.runtime.data import Dataset, Fitted, TargetSpec, load_data
 from nnc.runtime.errors import RunError
 
 if TYPE_CHECKING:  # graphs and onnx are imported when a graph is built: validate needs neither
@@ -61,14 +61,20 @@ class Compiled:
     def export(
         self,
         values: dict[str, np.ndarray] | None = None,
-        data: Dataset | None = None,
+        data: Dataset | Fitted | None = None,
         opset: int | None = None,
     ) -> onnx.ModelProto:
         """The inference graph with `values` (default: the initial ones) as initializers, the
         data's fitted preprocessing baked in and its class names in the metadata."""
         from nnc.compiler.graphs import Preprocess, inference_model
 
-        values = self.initial_values() if values is None else values
+        if values is None:
+            values = self.initial_values()
+        else:
+            from nnc.runtime.nanguard import check_finite
+
+            params = {p.name: values[p.name] for p in self.net.params if p.name in values}
+            check_finite(params, "the exported model")
         pre = names = None
         if data is not None:
             affine = data.preprocess
@@ -109,10 +115,13 @@ def compile_spec(spec: Spec, *, n_train: int | None = None, dtype=np.float32) ->
     return Compiled(Network(spec), n_train=n_train, dtype=dtype)
 
 
-def compile_with_data(spec: Spec, dtype=np.float32) -> tuple[Compiled, Dataset]:
-    """The spec compiled for its data: batch size and steps per epoch from the training set."""
+def compile_with_data(
+    spec: Spec, dtype=np.float32, fitted: Fitted | None = None
+) -> tuple[Compiled, Dataset]:
+    """The spec compiled for its data: batch size and steps per epoch from the training set;
+    `fitted`: a run's own preprocessing, applied rather than refitted."""
     net = Network(spec)
-    data = load_dataset(spec, net)
+    data = load_dataset(spec, net, fitted)
     return Compiled(net, n_train=len(data.train), dtype=dtype), data
 
 
@@ -155,7 +164,7 @@ def target_spec(net: Network) -> TargetSpec:
     return TargetSpec(t.kind, t.num_classes, t.output_shape, t.signed)
 
 
-def load_dataset(spec: Spec, net: Network) -> Dataset:
+def load_dataset(spec: Spec, net: Network, fitted: Fitted | None = None) -> Dataset:
     """The data the spec's data: section names, read, split and preprocessed."""
     if spec.data is None:
         raise RunError(f"{spec.filename}: the spec has no data: section to train on")
@@ -164,4 +173,5 @@ def load_dataset(spec: Spec, net: Network) -> Dataset:
         input_shape=spec.input_shape,
         target=target_spec(net),
         base_dir=Path(spec.base_dir),
+        fitted=fitted,
     )

@@ -50,14 +50,17 @@ def import_ray():
 class Worker:
     """One replica: its shard of every batch, its own sessions and parameters (a Ray actor)."""
 
-    def __init__(self, rank: int, document: dict, filename: str, base_dir: str, threads: int):
+    def __init__(
+        self, rank: int, document: dict, filename: str, base_dir: str, threads: int, fitted=None
+    ):
         from nnc.compiler.spec.model import spec_from_document
         from nnc.runtime.compiled import compile_with_data
         from nnc.runtime.engines import OrtEngine
 
         self.rank = rank
         spec = spec_from_document(document, None, filename, base_dir)
-        compiled, data = compile_with_data(spec)
+        # the driver's fitted preprocessing (a resumed run's own): never refitted here
+        compiled, data = compile_with_data(spec, fitted=fitted)
         graphs = compiled.graphs
         self.x, self.y = data.train.x, data.train.y
         engine = OrtEngine("cpu", threads=threads)
@@ -191,8 +194,9 @@ class DistributedStepper:
 class DataParallel:
     """Starts the workers of a run and hands the trainer their stepper."""
 
-    def __init__(self, spec, workers: int, address: str | None = None) -> None:
+    def __init__(self, spec, workers: int, address: str | None = None, fitted=None) -> None:
         self.spec, self.n, self.address = spec, workers, address
+        self.fitted = fitted  # the run's preprocessing (nnc.runtime.data.Fitted), for the workers
         self.ray = import_ray()
         self.description = ""
 
@@ -218,7 +222,9 @@ class DataParallel:
         actor = ray.remote(num_cpus=1)(Worker)
         doc = thaw(self.spec.document)
         workers = [
-            actor.remote(k, doc, self.spec.filename, str(self.spec.base_dir), threads or 0)
+            actor.remote(
+                k, doc, self.spec.filename, str(self.spec.base_dir), threads or 0, self.fitted
+            )
             for k in range(self.n)
         ]
         try:

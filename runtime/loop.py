@@ -15,6 +15,7 @@ import numpy as np
 
 from nnc.compiler.spec.model import Spec, thaw
 from nnc.runtime.errors import RunError
+from nnc.runtime.nanguard import check_finite
 from nnc.runtime.rundir import RunDir
 
 CHECKPOINT_SECONDS = 10.0
@@ -53,6 +54,46 @@ class LoopState:
         state = cls(**{k: meta[k] for k in cls._META})
         state.perm = tensors.get(PERM)
         return state
+
+
+def loop_meta_problem(meta: dict) -> str | None:
+    """What is wrong with a resumable checkpoint's meta (a crafted or damaged file), or None:
+    every field LoopState, EarlyStopping and the trainer read, with its type."""
+
+    def count(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    checks = {
+        "epoch": count,
+        "batch": count,
+        "step": count,
+        "count": count,
+        "wait": count,
+        "history": lambda v: (
+            isinstance(v, list)
+            and all(isinstance(r, dict) and all(isinstance(k, str) for k in r) for r in v)
+        ),
+        "sums": lambda v: isinstance(v, dict) and all(number(x) for x in v.values()),
+        "best": lambda v: v is None or number(v),
+        "best_epoch": lambda v: v is None or count(v),
+        "rng": lambda v: isinstance(v, dict) and isinstance(v.get("bit_generator"), str),
+        "spec": lambda v: isinstance(v, dict),
+    }
+    if not isinstance(meta, dict):
+        return "its metadata is not a mapping"
+    for key, ok in checks.items():
+        if key not in meta:
+            return f"its metadata has no {key!r}"
+        if not ok(meta[key]):
+            return f"its metadata's {key!r} is not valid ({str(meta[key])[:40]!r})"
+    try:
+        np.random.default_rng().bit_generator.state = meta["rng"]
+    except (ValueError, TypeError, KeyError) as e:
+        return f"its metadata's random generator state is not valid ({str(e)[:60]})"
+    return None
 
 
 class EarlyStopping:
@@ -143,6 +184,7 @@ class Checkpointer:
         return self.clock() - self.last_write >= CHECKPOINT_SECONDS
 
     def hold_best(self, values: dict[str, np.ndarray], loop: LoopState) -> None:
+        check_finite(values, str(self.run.checkpoint_path("best")))
         meta = {"kind": "best", "spec_hash": self.spec_hash, "epoch": loop.epoch, "step": loop.step}
         self.pending_best = (values, meta)
 
@@ -154,7 +196,9 @@ class Checkpointer:
         stopping: EarlyStopping,
         rng_state: dict,
     ) -> Path:
-        """A resumable checkpoint (last or interrupted), after any best one held."""
+        """A resumable checkpoint (last or interrupted), after any best one held; non-finite
+        values are never written (NonFiniteValues)."""
+        check_finite(values, str(self.run.checkpoint_path(kind)))
         self._write_best()
         tensors = dict(values)
         if loop.perm is not None:
@@ -173,6 +217,7 @@ class Checkpointer:
         return path
 
     def save_final(self, values: dict[str, np.ndarray], epochs: int, steps: int) -> Path:
+        check_finite(values, str(self.run.checkpoint_path("final")))
         meta = {
             "kind": "final",
             "spec_hash": self.spec_hash,

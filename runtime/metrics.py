@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnc.runtime.checkpoint import atomic_write_bytes
+from nnc.runtime.checkpoint import CheckpointError, append_whole, atomic_write_bytes
 
 
 def format_metrics(values: dict, skip: tuple[str, ...] = ("epoch", "step", "lr", "kind")) -> str:
@@ -120,11 +120,14 @@ class MetricsLog:
         atomic_write_bytes(self.path, _csv_line(self.columns).encode("utf-8"))
 
     def append(self, row: dict) -> None:
-        line = self._line(row)
-        # One write per row: a crash can cut only the last line, never interleave two.
-        with open(self.path, "a", newline="", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
+        """Appends one row, whole or not at all (a full disk leaves the rows before it)."""
+        try:
+            append_whole(self.path, self._line(row).encode("utf-8"))
+        except CheckpointError as e:
+            raise CheckpointError(
+                f"{e} (the row of step {row.get('step')} was not written; the rows before it "
+                "are intact)"
+            ) from None
 
     def _line(self, row: dict) -> str:
         unknown = [k for k in row if k not in self.columns]

@@ -11,20 +11,11 @@ from pathlib import Path
 
 from nnc.runtime.checkpoint import atomic_write_bytes
 from nnc.runtime.errors import RunError
+from nnc.runtime.rundir import CHECKPOINTS, GRAPHS, LOCK, RUN_FILES
 
-# what a run directory holds (nnc.runtime.rundir's layout), files and folders
-_RUN_FILES = (
-    ".lock",
-    "spec.yaml",
-    "run.json",
-    "manifest.json",
-    "metrics.csv",
-    "iterations.csv",
-    "curves.png",
-    "summary.json",
-    "model.onnx",
-)
-_RUN_FOLDERS = ("graphs", "checkpoints")
+# what a run directory holds, files and folders: nnc.runtime.rundir's layout, named there once
+_RUN_FILES = (*(name for name in RUN_FILES if name not in (GRAPHS, CHECKPOINTS)), LOCK)
+_RUN_FOLDERS = (GRAPHS, CHECKPOINTS)
 
 
 def run_directory_of(path: Path) -> Path | None:

@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from nnc.compiler.spec.model import Spec, thaw
-from nnc.runtime.checkpoint import load_checkpoint
+from nnc.runtime.checkpoint import CheckpointError, load_checkpoint
 from nnc.runtime.compiled import Compiled, apply_overrides, load_spec_file
+from nnc.runtime.data.base import confine
 from nnc.runtime.errors import RunError, UsageError
+from nnc.runtime.loop import PERM, loop_meta_problem
+from nnc.runtime.nanguard import describe, nonfinite
 from nnc.runtime.rundir import RunDir
 from nnc.runtime.trainer import Resume
 
@@ -22,7 +25,7 @@ def open_resume(path: Path) -> RunDir:
     if not path.is_dir():
         raise UsageError(f"--resume {path}: no such run directory")
     run = RunDir(path)
-    if run.latest_checkpoint() is None:
+    if not run.resume_candidates():
         raise RunError(f"--resume {path}: no checkpoint to resume from in {path / 'checkpoints'}")
     return run
 
@@ -35,20 +38,136 @@ def resume_spec(run: RunDir, spec_path: str | None, overrides: dict) -> Spec:
     return apply_overrides(spec, overrides) if overrides else spec
 
 
-def resume_point(run: RunDir, spec: Spec) -> tuple[Resume, str]:
-    """The run's newest checkpoint, checked against `spec`; -> (resume, a line saying where)."""
-    ckpt = run.latest_checkpoint()
-    if ckpt is None:  # gone since open_resume looked
+def resume_point(run: RunDir, spec: Spec, choice: str | None = None) -> tuple[Resume, str]:
+    """The checkpoint to continue from, checked against `spec`; -> (resume, a line saying
+    where). By default the one further along of interrupted and last; when one of them cannot be
+    used (corrupt, damaged, non-finite) and the other can, the run stops and names the usable
+    one, to be chosen with --from-checkpoint: continuing from an earlier point than the user
+    expects is their call."""
+    kinds = run.resume_candidates()
+    if not kinds:  # gone since open_resume looked
         raise RunError(f"--resume {run.path}: no checkpoint to resume from")
-    tensors, meta = load_checkpoint(ckpt)
+    if choice is not None and choice not in kinds:
+        raise RunError(f"--from-checkpoint {choice}: {run.path} has no {choice}.ckpt")
+    good: dict[str, Resume] = {}
+    bad: dict[str, str] = {}
+    for kind in [choice] if choice else kinds:
+        path = run.checkpoint_path(kind)
+        try:
+            tensors, meta = load_checkpoint(path)
+        except CheckpointError as e:
+            bad[kind] = str(e)
+            continue
+        problem = checkpoint_problem(tensors, meta)
+        if problem:
+            bad[kind] = f"{path}: {problem}"
+        else:
+            good[kind] = Resume(tensors, meta)
+    if bad:
+        if not good:
+            why = "; ".join(bad.values())
+            raise RunError(f"--resume {run.path}: no good checkpoint to resume from: {why}")
+        (kind, resume), *_ = good.items()
+        where = f"epoch {resume.meta['epoch']}, step {resume.meta['step']}"
+        raise RunError(
+            f"--resume {run.path}: {'; '.join(bad.values())}; {kind}.ckpt ({where}) is good: "
+            f"resume from it with --from-checkpoint {kind}"
+        )
+    kind, resume = max(good.items(), key=lambda kv: kv[1].meta["step"])
+    meta = resume.meta
     changes = spec_changes(_without_epochs(meta["spec"]), _without_epochs(thaw(spec.document)))
     if changes:
         raise RunError(
             f"--resume {run.path}: the spec differs from the one this run was trained with "
-            "(only train.epochs may change):\n  " + "\n  ".join(changes)
+            "(only train.epochs may change): " + "; ".join(changes)
         )
-    where = f"resuming {run.path} from {ckpt.name} at epoch {meta['epoch']}, step {meta['step']}"
-    return Resume(tensors, meta), where
+    path = run.checkpoint_path(kind)
+    where = f"resuming {run.path} from {path.name} at epoch {meta['epoch']}, step {meta['step']}"
+    return resume, where
+
+
+def checkpoint_problem(tensors: dict[str, np.ndarray], meta: dict) -> str | None:
+    """What makes a loaded checkpoint unusable to resume from (its meta malformed, its values
+    not finite); None when it is fine. Shapes are checked against the network later."""
+    problem = loop_meta_problem(meta)
+    if problem:
+        return problem
+    bad = nonfinite(tensors)
+    if bad:
+        return f"holds non-finite values ({describe(tensors, bad)}): not a good checkpoint"
+    return None
+
+
+def check_resume_tensors(resume: Resume, compiled: Compiled, carried: dict, n_train: int) -> None:
+    """The checkpoint's tensors against the network: every carried tensor (parameters and
+    optimizer state) present with its shape and dtype, nothing unknown, and the epoch's sample
+    order a permutation of the training set."""
+    where = f"checkpoint (epoch {resume.meta['epoch']}, step {resume.meta['step']})"
+    problem = values_problem(resume.values, carried)
+    if problem:
+        raise RunError(f"--resume: the {where} does not fit this network: {problem}")
+    perm = resume.tensors.get(PERM)
+    if perm is not None:
+        p = np.asarray(perm)
+        if (
+            p.ndim != 1
+            or p.dtype.kind not in "iu"
+            or len(p) != n_train
+            or not np.array_equal(np.sort(p), np.arange(n_train))
+        ):
+            raise RunError(
+                f"--resume: the {where} holds a sample order that is not a permutation of the "
+                f"{n_train} training samples (did the data change?)"
+            )
+    batches = -(-n_train // compiled.batch_size)
+    if resume.meta["batch"] > batches:
+        raise RunError(
+            f"--resume: the {where} is at batch {resume.meta['batch']} of an epoch of {batches}"
+        )
+
+
+def values_problem(values: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> str | None:
+    """How `values` (from a checkpoint) differ from `expected` (name -> an array of the right
+    shape and dtype): a missing or unknown tensor, a shape or a dtype; None when they fit."""
+    missing = [k for k in expected if k not in values]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        return f"no tensor {missing[0]!r}{more}"
+    unknown = [k for k in values if k not in expected]
+    if unknown:
+        return f"a tensor {unknown[0][:60]!r} this network does not have"
+    for k, want in expected.items():
+        got = np.asarray(values[k])
+        if got.shape != np.shape(want):
+            return f"{k} has shape {list(got.shape)}, not {list(np.shape(want))}"
+        if got.dtype != np.asarray(want).dtype:
+            return f"{k} has dtype {got.dtype}, not {np.asarray(want).dtype}"
+    return None
+
+
+def run_fitted(run: RunDir, spec: Spec, accept_new_data: bool, command: str):
+    """The run's fitted preprocessing (None for a run from before nnc kept it), after checking
+    that the data is the data it was trained on; -> (fitted, whether the data changed)."""
+    from nnc.runtime.data import data_fingerprint, fingerprint_changes
+
+    record = run.load_data_record()
+    if record is None:
+        print(f"note: {run.path} predates data.json: its preprocessing is refitted on the data")
+        return None, False
+    changes: list[str] = []
+    if record.fingerprint is not None and spec.data is not None:
+        now = data_fingerprint(thaw(spec.data), Path(spec.base_dir))
+        changes = fingerprint_changes(record.fingerprint, now)
+    if changes and not accept_new_data:
+        raise RunError(
+            f"{command} {run.path}: the data differs from the data this run was trained on: "
+            + "; ".join(changes[:3])
+            + (f" (and {len(changes) - 3} more)" if len(changes) > 3 else "")
+            + "; pass --accept-new-data to go on with it (the run's preprocessing is kept)"
+        )
+    if changes:
+        print(f"note: the data changed since the run started ({changes[0]}); going on with it")
+    return record.fitted, bool(changes)
 
 
 def _without_epochs(doc: dict) -> dict:
@@ -92,6 +211,7 @@ def warm_start(cfg: dict, compiled: Compiled, values: dict, log=print) -> dict[s
     src = Path(cfg["run"])
     if not src.is_absolute():
         src = (base_dir / src) if (base_dir / src).exists() else src
+    confine(src, "train.init_from.run")
     if src.is_dir():
         for name in ("final", "last", "interrupted"):
             if (src / "checkpoints" / f"{name}.ckpt").exists():

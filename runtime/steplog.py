@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnc.runtime.checkpoint import atomic_write_bytes
+from nnc.runtime.checkpoint import append_whole, atomic_write_bytes
 
 FLUSH_SECONDS = 10.0
 
@@ -42,8 +42,7 @@ class IterationLog:
         buf = io.StringIO()
         for step, epoch, values in self._buffer:
             buf.write(f"{step},{epoch}," + ",".join(repr(float(v)) for v in values) + "\n")
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(buf.getvalue())
+        append_whole(self.path, buf.getvalue().encode("utf-8"))  # whole rows, or none
         self._buffer.clear()
 
     def _header(self) -> str:

@@ -21,6 +21,7 @@ from nnc.runtime.errors import RunError
 from nnc.runtime.evaluation import Evaluator, first_nonfinite, short_name
 from nnc.runtime.interrupts import DeferredInterrupt, ForcedInterrupt
 from nnc.runtime.loop import Checkpointer, EarlyStopping, LoopState
+from nnc.runtime.nanguard import NonFiniteValues, describe, nonfinite
 from nnc.runtime.progress import Progress
 from nnc.runtime.rundir import RunDir
 from nnc.runtime.steplog import FLUSH_SECONDS
@@ -42,8 +43,8 @@ def live_curves_seconds(tty: bool) -> float | None:
     return LIVE_CURVES_SECONDS if tty else None
 
 
-class NanGuardStop(Exception):
-    pass
+class NanGuardStop(NonFiniteValues):
+    """The NaN guard stops the run: a step's results or the parameters are not finite."""
 
 
 @dataclass
@@ -100,6 +101,7 @@ class Trainer:
             self.columns += ["val_loss", *[f"val_{k}" for k in metric_names]]
         self.columns.append("kind")  # epoch: an epoch's end; mid: a validate_every row
         self.metrics = None  # MetricsLog, opened by fit
+        self._interrupt = DeferredInterrupt()  # the active one, set by fit
         self.parallel = parallel  # a distributed.DataParallel, or None for one process
         self.step_outputs = ["loss", *[f"metric.{k}" for k in metric_names]]
         self.iterations = None  # IterationLog (iterations.csv), opened by fit
@@ -124,6 +126,7 @@ class Trainer:
                 stepper.close()
 
     def _fit(self, stepper: Stepper, resume: Resume | None, interrupt: DeferredInterrupt):
+        self._interrupt = interrupt
         if self.stopping.note:
             self.log(self.stopping.note)
         rng = np.random.default_rng(int(self.spec.train["seed"]))
@@ -151,8 +154,7 @@ class Trainer:
             return self._interrupted(safe[0], stepper, safe[1])
         except NanGuardStop as e:
             progress.close()
-            self.iterations.flush()
-            return self._result("nan", loop, exit_code=EXIT_NAN, message=str(e))
+            return self._stopped(loop, e, time.perf_counter() - t_start)
         except WorkerLost as e:
             progress.close()
             self.iterations.flush()
@@ -164,7 +166,10 @@ class Trainer:
         progress.close()
         if status == "interrupted":
             return self._interrupted(loop, stepper, rng.bit_generator.state)
-        result = self._finish(loop, stepper, status, time.perf_counter() - t_start)
+        try:
+            result = self._finish(loop, stepper, status, time.perf_counter() - t_start)
+        except NanGuardStop as e:
+            return self._stopped(loop, e, time.perf_counter() - t_start)
         if interrupt.requested:
             result.exit_code = EXIT_INTERRUPTED
             result.message = (
@@ -247,12 +252,16 @@ class Trainer:
             progress.end_epoch(row)
             loop.end_epoch()
             stop = self.stopping.update(row, loop.epoch)
-            if self.stopping.improved:
-                self.checkpoints.hold_best(stepper.values(), loop)
-            if self.checkpoints.due(loop.epoch) or stop or loop.epoch == epochs:
-                self.iterations.flush()  # the steps up to a checkpoint are on disk before it
-                state = rng.bit_generator.state
-                self.checkpoints.save("last", stepper.values(), loop, self.stopping, state)
+            due = self.checkpoints.due(loop.epoch) or stop or loop.epoch == epochs
+            if self.stopping.improved or due:
+                values = stepper.values()  # on the host anyway: checked for free
+                self._guard(values, loop)
+                if self.stopping.improved:
+                    self.checkpoints.hold_best(values, loop)
+                if due:
+                    self.iterations.flush()  # the steps up to a checkpoint are on disk before it
+                    state = rng.bit_generator.state
+                    self.checkpoints.save("last", values, loop, self.stopping, state)
             if stop:
                 return "early_stopped"
         return "completed"
@@ -288,15 +297,54 @@ class Trainer:
 
     # -- how a run ends --------------------------------------------------------------------------
     def _interrupted(self, loop: LoopState, stepper: Stepper, rng_state: dict) -> TrainResult:
-        self.iterations.flush()
-        path = self.checkpoints.save(
-            "interrupted", stepper.values(), loop, self.stopping, rng_state
-        )
-        msg = (
-            f"interrupted at step {loop.step}; state saved to {path}; "
-            f"resume with: nnc train --resume {self.run.path}"
-        )
-        return self._result("interrupted", loop, exit_code=EXIT_INTERRUPTED, message=msg)
+        values = stepper.values()
+        if nonfinite(values):  # never saved as a state to resume from
+            e = NanGuardStop(
+                f"interrupted at step {loop.step}, where {self._nonfinite_note(values)}; "
+                f"no interrupted checkpoint was written; {self._last_good()}"
+            )
+            return self._stopped(loop, e, None)
+        interrupt = self._interrupt
+        with interrupt.shielded():  # a second Ctrl-C here would leave no checkpoint at all
+            self.iterations.flush()
+            path = self.checkpoints.save("interrupted", values, loop, self.stopping, rng_state)
+            how = "terminated (SIGTERM)" if interrupt.signal_name == "SIGTERM" else "interrupted"
+            msg = (
+                f"{how} at step {loop.step}; state saved to {path}; "
+                f"resume with: nnc train --resume {self.run.path}"
+            )
+            result = self._result("interrupted", loop, exit_code=EXIT_INTERRUPTED, message=msg)
+            self._write_summary(result, None)
+        if interrupt.again:
+            result.message += " (a second interrupt waited for the save to finish)"
+        return result
+
+    def _guard(self, values: dict[str, np.ndarray], loop: LoopState) -> None:
+        """Stops the run when `values` (parameters, optimizer state) are not finite."""
+        if nonfinite(values):
+            raise NanGuardStop(
+                f"NaN guard: after step {loop.step} (epoch {loop.epoch}), "
+                f"{self._nonfinite_note(values)}; {self._last_good()}"
+            )
+
+    @staticmethod
+    def _nonfinite_note(values: dict[str, np.ndarray]) -> str:
+        return f"the parameters are not finite: {describe(values, nonfinite(values))}"
+
+    def _last_good(self) -> str:
+        """Which checkpoint is good to go back to: last.ckpt, if it loads and is finite."""
+        from nnc.runtime.checkpoint import CheckpointError
+
+        last = self.run.checkpoint_path("last")
+        if not last.exists():
+            return "no checkpoint was written before it"
+        try:
+            tensors, meta = self.run.load_checkpoint("last")
+        except CheckpointError as e:
+            return f"{last} cannot be read either ({e})"
+        if nonfinite(tensors):
+            return f"{last} holds non-finite values too: there is no good checkpoint"
+        return f"the last good checkpoint is {last} (epoch {meta.get('epoch')})"
 
     def _diagnose_nan(self, stepper: Stepper, feeds: dict, out: dict, loop: LoopState) -> str:
         bad = ", ".join(f"{k}={v}" for k, v in out.items() if not np.isfinite(v))
@@ -304,17 +352,21 @@ class Trainer:
         if "__indices__" in feeds:  # a distributed step: the batch itself, for the diagnosis
             idx = feeds["__indices__"]
             feeds = {**feeds, "x": self.data.train.x[idx], "y": self.data.train.y[idx]}
-        first = first_nonfinite(self.graphs.gradient, {**feeds, **stepper.values()})
+        values = stepper.values()
         msg = f"NaN guard: non-finite {bad} at {where}"
-        if first:
-            msg += f"; the first non-finite tensor is {first}"
-        last = self.run.checkpoint_path("last")
-        msg += (
-            f"; the last good checkpoint is {last}"
-            if last.exists()
-            else "; no checkpoint was written before it"
-        )
-        return msg
+        if nonfinite(values):  # the previous update overflowed: the step only showed it
+            msg += f"; before this step {self._nonfinite_note(values)}"
+        else:
+            first = first_nonfinite(self.graphs.gradient, {**feeds, **values})
+            if first:
+                msg += f"; the first non-finite tensor is {first}"
+        return f"{msg}; {self._last_good()}"
+
+    def _stopped(self, loop: LoopState, e: NanGuardStop, seconds: float | None) -> TrainResult:
+        self.iterations.flush()
+        result = self._result("nan", loop, exit_code=EXIT_NAN, message=str(e))
+        self._write_summary(result, seconds)
+        return result
 
     def _finish(self, loop: LoopState, stepper: Stepper, status: str, seconds: float):
         final = stepper.values()
@@ -324,6 +376,7 @@ class Trainer:
             final.update({k: v for k, v in best.items() if k in final})
             restored = f"restored the parameters of epoch {self.stopping.best_epoch}"
             message = f"{message}; {restored}" if message else restored
+        self._guard(final, loop)
         result = self._result(status, loop, message=message)
         result.values = final
         self.checkpoints.save_final(final, loop.epoch, loop.step)
@@ -337,19 +390,22 @@ class Trainer:
             self.run.write_curves(loop.history)
         except Exception as e:  # noqa: BLE001 - curves are a convenience; never lose the run for them
             self.log(f"warning: could not draw curves.png: {e}")
+        self._write_summary(result, seconds)
+        return result
+
+    def _write_summary(self, result: TrainResult, seconds: float | None) -> None:
         self.run.write_summary(
             {
                 "status": result.status,
                 "epochs": result.epochs,
                 "steps": result.steps,
-                "seconds": round(seconds, 3),
+                "seconds": None if seconds is None else round(seconds, 3),
                 "final": result.history[-1] if result.history else None,
                 "test": result.test,
                 "engine": self.engine.describe(),
                 "message": result.message,
             }
         )
-        return result
 
     def _result(self, status: str, loop: LoopState, **kw) -> TrainResult:
         return TrainResult(self.run.path, status, loop.epoch, loop.step, loop.history, **kw)

@@ -18,6 +18,7 @@ from nnc.runtime.data.base import (
     Affine,
     DataError,
     Dataset,
+    Fitted,
     RawData,
     SourceDef,
     Split,
@@ -25,6 +26,7 @@ from nnc.runtime.data.base import (
     data_sources,
     register_source,
 )
+from nnc.runtime.data.fingerprint import data_fingerprint, fingerprint_changes
 from nnc.runtime.data.load import load_data, read_features, read_source
 from nnc.runtime.data.preprocess import fit_preprocess
 from nnc.runtime.data.sources.builtin import BUILTIN_DATASETS, BUILTIN_NAMES
@@ -38,10 +40,13 @@ __all__ = [
     "Affine",
     "DataError",
     "Dataset",
+    "Fitted",
     "RawData",
     "SourceDef",
     "Split",
     "TargetSpec",
+    "data_fingerprint",
+    "fingerprint_changes",
     "fit_preprocess",
     "load_data",
     "read_features",

@@ -4,7 +4,11 @@ preprocessing, a source as read, and the registry of sources."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import os
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +56,17 @@ class Affine:
 
 
 @dataclass
+class Fitted:
+    """What a run learned from its data besides the parameters, kept with the run so that export
+    and resume never refit it: the feature preprocessing (fitted on train only), the class names
+    and the per-sample shape of the features as read (when data.reshape changes it)."""
+
+    preprocess: Affine | None
+    class_names: list[str] | None
+    feature_shape: tuple[int, ...] | None = None
+
+
+@dataclass
 class Dataset:
     train: Split
     validation: Split | None
@@ -61,6 +76,12 @@ class Dataset:
     description: str
     # per-sample shape of the features as read, when data.reshape changes it for the network
     feature_shape: tuple[int, ...] | None = None
+    # what was read: one entry per source (see nnc.runtime.data.fingerprint)
+    fingerprint: list[dict] | None = None
+
+    @property
+    def fitted(self) -> Fitted:
+        return Fitted(self.preprocess, self.class_names, self.feature_shape)
 
 
 @dataclass
@@ -84,7 +105,8 @@ class SourceDef:
     `validation:` or `test:` part. suffixes and read_features: file name endings that `nnc predict`
     reads unlabeled inputs from with this source's reader. feature_shape(value): the per-sample
     shape of the features, where it is known without reading any file (None otherwise), so
-    that `nnc validate` can check the network's input against it.
+    that `nnc validate` can check the network's input against it. files(value, base_dir): the
+    files the value names, for the data fingerprint a run keeps.
     """
 
     name: str
@@ -94,6 +116,8 @@ class SourceDef:
     suffixes: tuple[str, ...] = ()
     read_features: Callable[[Path], np.ndarray] | None = None
     feature_shape: Callable[[object], tuple[int, ...] | None] | None = None
+    # the files a value names, resolved (for the data fingerprint); none for data in the spec
+    files: Callable[[object, Path], list[Path]] | None = None
 
     @property
     def description(self) -> str:
@@ -116,10 +140,110 @@ def data_sources() -> dict[str, SourceDef]:
     return dict(_SOURCES)
 
 
+# -- paths from a spec, and the files behind them -------------------------------------------------
+# The folder --untrusted confines a spec's paths to (None: a user's own spec reads any file the
+# user can). A context variable, so that one command's setting cannot leak into another's.
+_CONFINED_TO: ContextVar[Path | None] = ContextVar("nnc_confined_to", default=None)
+
+DEFAULT_MAX_DATA_BYTES = 4 << 30  # one data file, or one array in it, as read into memory
+MAX_DATA_BYTES_ENV = "NNC_MAX_DATA_BYTES"
+QUOTE_CHARS = 16  # how much of a value read from a file an error message may show
+
+
+@contextmanager
+def confined(folder: Path | None) -> Iterator[None]:
+    """While active, every path a spec names (data files, init_from runs) must resolve, symlinks
+    followed, inside `folder` (None: no confinement)."""
+    token = _CONFINED_TO.set(None if folder is None else Path(os.path.realpath(folder)))
+    try:
+        yield
+    finally:
+        _CONFINED_TO.reset(token)
+
+
+def confine(path: Path, what: str = "data path") -> Path:
+    """`path` if no confinement is active or it resolves inside the confined folder; else
+    DataError (--untrusted)."""
+    root = _CONFINED_TO.get()
+    if root is None:
+        return path
+    real = Path(os.path.realpath(path))
+    if real != root and root not in real.parents:
+        how = " (through a symlink)" if real != Path(os.path.abspath(path)) else ""
+        raise DataError(
+            f"{path}: the {what} leads outside the spec's folder {root}{how}, which --untrusted "
+            "confines it to"
+        )
+    return path
+
+
 def resolve_path(path: str | Path, base_dir: Path) -> Path:
-    """A path from a spec: relative to the spec's folder, ~ expanded."""
+    """A path from a spec: relative to the spec's folder, ~ expanded (and confined to the spec's
+    folder under --untrusted)."""
     p = Path(path).expanduser()
-    return p if p.is_absolute() else (base_dir / p)
+    return confine(p if p.is_absolute() else (base_dir / p))
+
+
+def max_data_bytes() -> int:
+    """The most bytes one data file (or one array in it, decompressed) may hold: 4 GiB, or
+    the environment variable NNC_MAX_DATA_BYTES."""
+    text = os.environ.get(MAX_DATA_BYTES_ENV)
+    if not text:
+        return DEFAULT_MAX_DATA_BYTES
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise DataError(f"{MAX_DATA_BYTES_ENV}={text[:20]!r} is not a number of bytes") from None
+    return max(value, 0)
+
+
+def check_size(declared: int, path: Path, what: str) -> None:
+    """Refuses `declared` bytes above max_data_bytes(), before anything is allocated."""
+    limit = max_data_bytes()
+    if declared > limit:
+        raise DataError(
+            f"{path}: {what} {_size(declared)}, above the limit of {_size(limit)} for one data "
+            f"file; set {MAX_DATA_BYTES_ENV} (in bytes) to raise it"
+        )
+
+
+def check_data_file(path: Path) -> os.stat_result:
+    """A data file that can be read whole: it exists, is a regular file (not a device, FIFO or
+    socket, which would be read forever or block) and is not above the size limit."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise DataError(f"{path}: is a directory, not a data file")
+    if not stat.S_ISREG(st.st_mode):
+        raise DataError(f"{path}: not a regular file (a device, FIFO or socket): not read")
+    check_size(st.st_size, path, "holds")
+    return st
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def shorten(value, limit: int = QUOTE_CHARS) -> str:
+    """A value read from a file, for a list in an error message: at most `limit` characters."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def quote(value, limit: int = QUOTE_CHARS) -> str:
+    """A value read from a file, for an error message: repr of at most `limit` characters, so
+    that a message never echoes a whole line of a file that was not meant to be data."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text)} characters)"
 
 
 def check_features(x: np.ndarray, input_shape: tuple[int, ...], where: str) -> np.ndarray:

@@ -11,23 +11,35 @@ import numpy as np
 from nnc.runtime.data.base import (
     DataError,
     Dataset,
+    Fitted,
     RawData,
     Split,
     TargetSpec,
+    check_data_file,
     check_features,
+    check_size,
     data_sources,
 )
+from nnc.runtime.data.fingerprint import data_fingerprint
 from nnc.runtime.data.preprocess import fit_preprocess
 from nnc.runtime.data.split import split_indices, strata
 from nnc.runtime.data.targets import convert_targets, same_length
 
 
 def load_data(
-    cfg: dict, *, input_shape: tuple[int, ...], target: TargetSpec, base_dir: Path
+    cfg: dict,
+    *,
+    input_shape: tuple[int, ...],
+    target: TargetSpec,
+    base_dir: Path,
+    fitted: Fitted | None = None,
 ) -> Dataset:
-    """Reads, checks, splits and preprocesses the data a spec's `data:` section describes."""
+    """Reads, checks, splits and preprocesses the data a spec's `data:` section describes; with
+    `fitted` (a run's own), its preprocessing is applied instead of fitting one, and the class
+    names must be the same."""
     input_shape = tuple(int(d) for d in input_shape)
     base_dir = Path(base_dir)
+    fingerprint = data_fingerprint(cfg, base_dir)
     pre = cfg.get("preprocess") or {}
     one_hot = bool((pre.get("y") or {}).get("one_hot", False))
     split_cfg = cfg.get("split") or {}
@@ -79,7 +91,15 @@ def load_data(
             same_length(ex, ey, extra.where)
             parts[part] = Split(ex, ey)
 
-    affine = fit_preprocess(parts["train"].x, pre.get("x") or {})
+    if fitted is None:
+        affine = fit_preprocess(parts["train"].x, pre.get("x") or {})
+    else:
+        affine = fitted.preprocess
+        if fitted.class_names is not None and names != fitted.class_names:
+            raise DataError(
+                f"{raw.where}: the class labels are now {_few(names)}; the run was trained on "
+                f"{_few(fitted.class_names)}"
+            )
     for split in parts.values():
         if split is not None:
             if affine is not None:
@@ -95,7 +115,15 @@ def load_data(
         class_names=names,
         description=f"{raw.description}: {sizes}",
         feature_shape=feature_shape if feature_shape != input_shape else None,
+        fingerprint=fingerprint,
     )
+
+
+def _few(names: list[str] | None, limit: int = 6) -> str:
+    if not names:
+        return "none"
+    shown = ", ".join(str(n)[:16] for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def read_source(cfg: dict, where: str, base_dir: Path, *, part: str) -> RawData:
@@ -138,6 +166,21 @@ def read_features(path: Path, *, input_shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _load_npy(path: Path) -> np.ndarray:
+    from nnc.runtime.data.sources.npz import read_npy_header
+
+    st = check_data_file(path)
+    try:
+        with open(path, "rb") as f:
+            shape, dtype, offset = read_npy_header(f, path, "the array")
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror or e})") from None
+    declared = math.prod(shape) * dtype.itemsize
+    check_size(declared, path, "declares")
+    if st.st_size < offset + declared:
+        raise DataError(
+            f"{path}: truncated: its header declares {declared} bytes of data, the file holds "
+            f"{max(st.st_size - offset, 0)}"
+        )
     try:
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:

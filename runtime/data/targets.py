@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from nnc.runtime.data.base import DataError, TargetSpec
+from nnc.runtime.data.base import DataError, TargetSpec, quote, shorten
 
 
 def same_length(x: np.ndarray, y: np.ndarray, where: str) -> None:
@@ -32,7 +32,7 @@ def convert_targets(y, target: TargetSpec, where, names, one_hot, *, fixed_names
         if not wants_labels:
             first = y.reshape(-1)[0]
             raise DataError(
-                f"{where}: targets are text (e.g. {str(first)!r}) but the loss wants {kind} "
+                f"{where}: targets are text (e.g. {quote(first)}) but the loss wants {kind} "
                 "numbers; for class labels use a classification loss or preprocess.y.one_hot"
             )
         y, names = _encode_text_labels(y, where, names, fixed_names)
@@ -41,7 +41,8 @@ def convert_targets(y, target: TargetSpec, where, names, one_hot, *, fixed_names
             if len(names) != expected:
                 raise DataError(
                     f"{where}: targets hold {len(names)} distinct labels "
-                    f"({', '.join(names)}) but the network predicts {expected} classes"
+                    f"({', '.join(shorten(n) for n in names[:8])}{', ...' * (len(names) > 8)}) "
+                    f"but the network predicts {expected} classes"
                 )
     elif y.dtype.kind not in "biuf":
         raise DataError(f"{where}: targets must be numbers or text labels, not {y.dtype}")
@@ -150,8 +151,8 @@ def _encode_text_labels(y, where, names, fixed_names):
     for i, label in enumerate(flat):
         if label not in index:
             raise DataError(
-                f"{where}: sample {i}: label {str(label)!r} is not one of the training labels "
-                f"({', '.join(vocab)})"
+                f"{where}: sample {i}: label {quote(label)} is not one of the training labels "
+                f"({', '.join(shorten(v) for v in vocab[:8])}{', ...' * (len(vocab) > 8)})"
             )
     return np.array([index[v] for v in flat], dtype=np.int64), vocab
 

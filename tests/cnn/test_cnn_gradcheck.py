@@ -74,6 +74,6 @@ def test_gradients_match_central_differences(name):
     shape, layers = NETS[name]
     net = net_of(f"input: {{shape: {shape}}}\n" + HEAD + layers + TAIL)
     results = gradcheck(net, samples=3, per_param=16, seed=1)
-    assert len(results) == len(net.trainable())
+    assert len(results) == 2 * len(net.trainable())  # at the initial values and moved off them
     for r in results:
         assert r.rel_error < 1e-6 or r.max_abs_error < 1e-9, r

@@ -645,14 +645,21 @@ def test_export_to_another_opset(tmp_path, capsys):
     assert onnx.load(str(tmp_path / "m.onnx")).opset_import[0].version == 17
 
 
-@pytest.mark.parametrize(
-    "name", [p.name for p in sorted(SPECS.glob("*.yaml"))] + ["../examples/residual-mlp.yaml"]
-)
-def test_gradcheck_passes_on_every_spec(name, capsys):
-    net = Network(load_spec(SPECS / name))
+EVERY_SPEC = sorted(SPECS.glob("*.yaml")) + sorted((ROOT / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EVERY_SPEC, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_gradcheck_passes_on_every_spec(path, capsys):
+    net = Network(load_spec(path))
     if np.prod(net.spec.input_shape) > 100_000:
         pytest.skip("AlexNet-sized: the CNN tests gradcheck small versions of its layers")
-    assert main(["gradcheck", str(SPECS / name), "--entries", "6"]) == 0, capsys.readouterr().out
+    assert main(["gradcheck", str(path), "--entries", "6"]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    if net.spec.loss is not None and net.trainable():  # both points, every parameter
+        rows = [line.split() for line in out.splitlines() if line.startswith(("initial", "moved"))]
+        names = {p.name for p in net.trainable()}
+        assert {r[1] for r in rows if r[0] == "initial"} == names
+        assert {r[1] for r in rows if r[0] == "moved"} == names
 
 
 def test_gradcheck_fails_on_a_wrong_rule(capsys):
@@ -662,6 +669,88 @@ def test_gradcheck_fails_on_a_wrong_rule(capsys):
     with core.GRAD_RULES.overridden("Sigmoid", broken):
         assert main(["gradcheck", str(SPECS / "xor.yaml")]) == 3
     assert "FAIL" in capsys.readouterr().out
+
+
+def _bce_wrong_at_zero(g, region, dys):
+    """BCE's old per-op gradient: right for every logit but 0, where it gave -t."""
+    b = g.b
+    z, t = region.inputs
+    nonzero = b.op("Sign", [b.op("Abs", [z])])  # 0 at z = 0, else 1
+    dz = b.op("Mul", [dys[0], b.op("Sub", [b.op("Mul", [b.op("Sigmoid", [z]), nonzero]), t])])
+    return [g.unbroadcast(dz, z, region.outputs[0]), None]
+
+
+def test_gradcheck_at_the_specs_initial_values_catches_a_rule_wrong_only_at_zero(capsys):
+    # breast-cancer-logreg starts from zeros: every logit is exactly 0 at its initial values
+    from nnc.compiler.autodiff import core
+    from nnc.runtime.gradcheck import gradcheck
+
+    spec = SPECS / "breast-cancer-logreg.yaml"
+    net = Network(load_spec(spec))
+    wrong = core.Rule(_bce_wrong_at_zero, ("x",), ())
+    with core.REGION_RULES.overridden("SigmoidCrossEntropy", wrong):
+        moved = gradcheck(net, samples=4, per_param=6, points=("moved",))
+        assert all(r.ok(1e-5) for r in moved)  # what gradcheck checked before: it missed it
+        initial = gradcheck(net, samples=4, per_param=6, points=("initial",))
+        assert not any(r.ok(1e-5) for r in initial)
+        assert main(["gradcheck", str(spec), "--eps", "1e-4"]) == 3
+    out = capsys.readouterr().out
+    assert "eps 0.0001" in out.splitlines()[0] and out.splitlines()[-1].startswith("FAILED")
+    failed = [line.split()[:2] for line in out.splitlines() if line.endswith("FAIL")]
+    assert failed == [["initial", "dense_0.weight"], ["initial", "dense_0.bias"]]
+
+
+def test_gradcheck_accepts_subgradients_at_corners_and_refuses_values_outside_them():
+    # relu(W x) with W = 0: every pre-activation sits on relu's corner at the initial values
+    import yaml
+
+    from nnc.compiler.autodiff import core
+    from nnc.compiler.spec.model import parse_spec
+    from nnc.runtime.gradcheck import gradcheck
+
+    doc = {
+        "nnc": 1,
+        "name": "corner",
+        "input": {"shape": [3]},
+        "layers": [
+            {"type": "dense", "units": 4, "activation": "relu", "init": "zeros"},
+            {"type": "dense", "units": 1},
+        ],
+        "loss": "mse",
+        "optimizer": {"type": "sgd", "lr": 0.1},
+    }
+    net = Network(parse_spec(yaml.safe_dump(doc), "corner.yaml"))
+    results = gradcheck(net, samples=4, per_param=12, points=("initial",))
+    first = next(r for r in results if r.name == "dense_0.weight")
+    assert first.corners > 0 and all(r.ok(1e-5) for r in results)
+
+    def relu_two(g, node, dys):  # a "subgradient" of 2 at the corner: outside [0, 1]
+        x = node.input[0]
+        positive = g.b.op("Cast", [g.b.op("GreaterOrEqual", [x, g.b.scalar(0.0)])], to=11)
+        return [g.b.op("Mul", [dys[0], g.b.op("Add", [positive, positive])])]
+
+    with core.GRAD_RULES.overridden("Relu", core.Rule(relu_two, ("x",), ())):
+        results = gradcheck(net, samples=4, per_param=12, points=("initial",))
+    assert not next(r for r in results if r.name == "dense_0.weight").ok(1e-5)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--samples", "0"],
+        ["--entries", "-1"],
+        ["--eps", "0"],
+        ["--eps", "nan"],
+        ["--tol", "-1"],
+        ["--seed", "-3"],
+        ["--samples", "two"],
+    ],
+)
+def test_gradcheck_bad_arguments_are_usage_errors(argv, capsys):
+    assert main(["gradcheck", str(SPECS / "xor.yaml"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("nnc gradcheck: error")
 
 
 def test_cuda_request_without_gpu_is_one_clear_line(tmp_path, capsys):

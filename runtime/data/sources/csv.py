@@ -14,7 +14,17 @@ from pathlib import Path
 import numpy as np
 
 from nnc.compiler.names import suggestion
-from nnc.runtime.data.base import DataError, RawData, SourceDef, register_source, resolve_path
+from nnc.runtime.data.base import (
+    QUOTE_CHARS,
+    DataError,
+    RawData,
+    SourceDef,
+    check_data_file,
+    quote,
+    register_source,
+    resolve_path,
+    shorten,
+)
 
 _COLUMN = {
     "oneOf": [
@@ -90,6 +100,7 @@ def read_csv(path: Path, *, delimiter, header, target, features):
     target. A fast path parses clean files with NumPy's C reader; anything it refuses is parsed
     again row by row, so that the error names the line and the column.
     """
+    check_data_file(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -107,7 +118,7 @@ def read_csv(path: Path, *, delimiter, header, target, features):
     ncols = len(first)
 
     def label(j: int) -> str:
-        return f"column {names[j]!r}" if header else f"column {j}"
+        return f"column {quote(names[j])}" if header else f"column {j}"
 
     if target is None:
         target_cols = []
@@ -223,7 +234,7 @@ def _numeric_columns(table, cols, rows, path, label, what) -> np.ndarray:
         for i, row in enumerate(sub):
             for j, cell in enumerate(row):
                 if not _is_number(cell):
-                    problem = "missing value" if cell == "" else f"{str(cell)!r} is not a number"
+                    problem = "missing value" if cell == "" else f"{quote(cell)} is not a number"
                     raise DataError(
                         f"{path}: line {rows[i][0]} (sample {i}), {what}{label(cols[j])}: {problem}"
                     ) from None
@@ -233,7 +244,7 @@ def _numeric_columns(table, cols, rows, path, label, what) -> np.ndarray:
         i, j = (int(v) for v in bad[0])
         raise DataError(
             f"{path}: line {rows[i][0]} (sample {i}), {what}{label(cols[j])}: "
-            f"value {str(sub[i, j])!r} is not finite"
+            f"value {quote(sub[i, j])} is not finite"
         )
     return values
 
@@ -249,9 +260,12 @@ def _column_index(ref, names: list[str], header: bool, path: Path, what: str) ->
     if not header:
         raise DataError(f"{path}: {what} column {ref!r} is given by name but header is false")
     if ref not in names:
+        shown = [shorten(n) for n in names[:20]]
+        more = f" and {len(names) - 20} more" if len(names) > 20 else ""
         raise DataError(
-            f"{path}: no column named {ref!r} for {what}{suggestion(ref, names)}; "
-            f"columns: {', '.join(names)}"
+            f"{path}: no column named {ref!r} for {what}"
+            f"{suggestion(ref, [n[:QUOTE_CHARS] for n in names])}; "
+            f"columns: {', '.join(shown)}{more}"
         )
     return names.index(ref)
 
@@ -264,4 +278,10 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-register_source(SourceDef("csv", SCHEMA, read, suffixes=(".csv",), read_features=read_features))
+def files(src: dict, base_dir: Path) -> list[Path]:
+    return [resolve_path(src["path"], base_dir)]
+
+
+register_source(
+    SourceDef("csv", SCHEMA, read, suffixes=(".csv",), read_features=read_features, files=files)
+)

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from nnc.runtime.data.base import DataError, RawData, SourceDef, register_source, resolve_path
+from nnc.runtime.data.base import (
+    DataError,
+    RawData,
+    SourceDef,
+    check_data_file,
+    check_size,
+    register_source,
+    resolve_path,
+)
 
 _PATH = {"type": "string", "minLength": 1}
 SCHEMA = {
@@ -46,40 +54,62 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (gzipped or not, told by its first bytes) -> array in native byte order."""
+    """An IDX file (gzipped or not, told by its first bytes) -> array in native byte order.
+
+    The header is read first and what it declares is checked before the data is: against the
+    file's size (plain) or by reading exactly that many bytes (gzip, decompressed as a stream),
+    and against the data limit (max_data_bytes), so a small gzip that inflates to gigabytes is
+    refused before it is."""
     path = Path(path)
+    st = check_data_file(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot be read ({e})") from None
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip_lib.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
-    if len(raw) < 4:
-        raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes)")
-    zero, code, ndim = raw[:2], raw[2], raw[3]
+        with open(path, "rb") as raw:
+            zipped = raw.read(2) == _GZIP_MAGIC
+            raw.seek(0)
+            if zipped:
+                with gzip_lib.GzipFile(fileobj=raw, mode="rb") as f:
+                    return _read_idx_stream(f, path, None)
+            return _read_idx_stream(raw, path, st.st_size)
+    except (OSError, EOFError, zlib.error) as e:
+        if isinstance(e, FileNotFoundError):
+            raise DataError(f"{path}: file not found") from None
+        raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
+
+
+def _read_idx_stream(f, path: Path, size: int | None) -> np.ndarray:
+    """From an open IDX stream; `size`: the file's size when it is not compressed."""
+    head = f.read(4)
+    if len(head) < 4:
+        raise DataError(f"{path}: truncated IDX header ({len(head)} bytes)")
+    zero, code, ndim = head[:2], head[2], head[3]
     if zero != b"\0\0" or code not in _IDX_CODES:
-        raise DataError(f"{path}: not an IDX file (magic number {raw[:4].hex()})")
+        raise DataError(f"{path}: not an IDX file (magic number {head.hex()})")
     if ndim == 0:
         raise DataError(f"{path}: IDX header declares 0 dimensions")
     start = 4 + 4 * ndim
-    if len(raw) < start:
+    rest = f.read(4 * ndim)
+    if len(rest) < 4 * ndim:
         raise DataError(f"{path}: truncated IDX header: {ndim} dimensions need {start} bytes")
-    dims = struct.unpack(f">{ndim}I", raw[4:start])
+    dims = struct.unpack(f">{ndim}I", rest)
     dtype = _IDX_CODES[code]
     expected = math.prod(dims) * dtype.itemsize
-    found = len(raw) - start
-    if found != expected:
+    check_size(expected, path, f"declares shape {dims} of {dtype.name}:")
+    if size is not None and size - start != expected:
+        found = size - start
         problem = "truncated" if found < expected else "has trailing bytes"
         raise DataError(
             f"{path}: {problem}: shape {dims} of {dtype.name} needs {expected} data bytes, "
             f"found {found}"
         )
-    arr = np.frombuffer(raw, dtype=dtype, count=math.prod(dims), offset=start)
+    data = f.read(expected)
+    if len(data) < expected or (size is None and f.read(1)):
+        problem = "truncated" if len(data) < expected else "has trailing bytes"
+        found = f"{len(data)}" if len(data) < expected else "more"
+        raise DataError(
+            f"{path}: {problem}: shape {dims} of {dtype.name} needs {expected} data bytes, "
+            f"found {found}"
+        )
+    arr = np.frombuffer(data, dtype=dtype, count=math.prod(dims))
     return arr.reshape(dims).astype(dtype.newbyteorder("="))
 
 
@@ -103,6 +133,10 @@ def write_idx(path: Path, array: np.ndarray, gzip: bool = False) -> None:
     Path(path).write_bytes(data)
 
 
+def files(src: dict, base_dir: Path) -> list[Path]:
+    return [resolve_path(src[key], base_dir) for key in ("images", "labels")]
+
+
 register_source(
     SourceDef(
         "idx",
@@ -110,5 +144,6 @@ register_source(
         read,
         suffixes=("ubyte", "ubyte.gz", ".idx", ".idx.gz"),
         read_features=read_idx,
+        files=files,
     )
 )

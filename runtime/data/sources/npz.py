@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from nnc.runtime.data.base import DataError, RawData, SourceDef, register_source, resolve_path
+from nnc.runtime.data.base import (
+    DataError,
+    RawData,
+    SourceDef,
+    check_data_file,
+    check_size,
+    register_source,
+    resolve_path,
+    shorten,
+)
 
 SCHEMA = {
     "type": "object",
@@ -51,6 +61,7 @@ def read_features(path: Path) -> np.ndarray:
 
 
 def open_npz(path: Path):
+    check_data_file(path)
     try:
         z = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -64,12 +75,52 @@ def open_npz(path: Path):
 
 def npz_array(z, key: str, path: Path) -> np.ndarray:
     if key not in z.files:
-        have = ", ".join(z.files) or "(none)"
+        have = ", ".join(shorten(k) for k in z.files[:20]) or "(none)"
         raise DataError(f"{path}: no array named {key!r}; the archive holds {have}")
     try:
+        _check_member(z.zip, key, path)
         return z[key]
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise DataError(f"{path}: array {key!r} cannot be read ({e})") from None
 
 
-register_source(SourceDef("npz", SCHEMA, read, suffixes=(".npz",), read_features=read_features))
+def files(src: dict, base_dir: Path) -> list[Path]:
+    return [resolve_path(src["path"], base_dir)]
+
+
+def _check_member(archive: zipfile.ZipFile, key: str, path: Path) -> None:
+    """The array's .npy header against the member's size and the data limit, before NumPy
+    allocates what the header declares (a crafted header can declare 10^10 floats)."""
+    names = archive.namelist()
+    name = key if key in names else f"{key}.npy"
+    info = archive.getinfo(name)
+    with archive.open(info) as f:
+        shape, dtype, offset = read_npy_header(f, path, f"array {key!r}")
+    declared = math.prod(shape) * dtype.itemsize
+    check_size(declared, path, f"array {key!r} declares")
+    if info.file_size < offset + declared:
+        raise DataError(
+            f"{path}: array {key!r} is truncated: its header declares {declared} bytes of data, "
+            f"the archive holds {max(info.file_size - offset, 0)}"
+        )
+
+
+def read_npy_header(f, path: Path, what: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, data offset) of the .npy stream `f`, positioned at its start."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(f)
+        else:
+            shape, _, dtype = fmt.read_array_header_2_0(f)
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as e:
+        raise DataError(f"{path}: {what} has a malformed .npy header ({str(e)[:80]})") from None
+    if dtype.hasobject:
+        raise DataError(f"{path}: {what} cannot be read: it holds Python objects (need pickle)")
+    return tuple(int(d) for d in shape), dtype, f.tell()
+
+
+register_source(
+    SourceDef("npz", SCHEMA, read, suffixes=(".npz",), read_features=read_features, files=files)
+)
