@@ -803,6 +803,11 @@ def trained(tmp_path_factory):
     final.write_bytes(final.read_bytes()[:-100])
     shutil.copytree(run, root / "half")
     (root / "half" / "data.json").write_text('{"format": "nnc-run-data", "version": 1}')
+    model = (run / "model.onnx").read_bytes()
+    (root / "cut.onnx").write_bytes(model[: len(model) // 2])
+    (root / "garbage.onnx").write_bytes(b"hello world")
+    (root / "empty.onnx").write_bytes(b"")
+    np.save(root / "x.npy", np.array([[0, 0], [1, 1]], np.float32))
     return root
 
 
@@ -855,6 +860,15 @@ def _battery(d: Path) -> list[tuple[list, int, str]]:
         (["gradcheck", spec, "--entries", "0"], 2, "'0' is not a positive integer"),
         (["gradcheck", spec, "--eps=-1e-4"], 2, "not a positive finite number"),
         (["gradcheck", missing], 1, "not found"),
+        (["predict", run, "--input", d / "x.npy", "-o", run / "spec.yaml"], 1, "would replace"),
+        (["predict", run, "--input", d / "x.npy", "-o", d], 1, "is a directory"),
+        (["predict", d / "cut.onnx", "--input", d / "x.npy"], 1, "not an ONNX model"),
+        (["predict", d / "garbage.onnx", "--input", d / "x.npy"], 1, "not an ONNX model"),
+        (["predict", d / "empty.onnx", "--input", d / "x.npy"], 1, "empty file"),
+        (["predict", spec, "--input", d / "x.npy"], 1, "an untrained spec"),
+        (["predict", run, "--input", d / "missing.npy"], 1, "file not found"),
+        (["predict", run, "--input", run / "spec.yaml"], 1, "unsupported input file type"),
+        (["predict", unfinished, "--input", d / "x.npy"], 1, "no model.onnx"),
     ]
 
 
