@@ -20,6 +20,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import flops  # noqa: E402
 import torch_model  # noqa: E402
 
 from nnc.compiler.network import Network  # noqa: E402
@@ -134,8 +135,10 @@ def compare(label, spec, batch, device, repeats):
         t_ours.append(time_steps(ours.step, n_ours))
         t_theirs.append(time_steps(theirs.step, n_theirs))
     ratios = sorted(a / b for a, b in zip(t_theirs, t_ours))
+    work = flops.step_flops(ours.graphs.train_step, batch)
     return {
         "model": label,
+        "gflops": work / statistics.median(t_ours) / 1e9,
         "nnc_ms": statistics.median(t_ours) * 1e3,
         "torch_ms": statistics.median(t_theirs) * 1e3,
         "ratio_min": ratios[0],
@@ -237,9 +240,11 @@ def main():
     # second moments go subnormal and PyTorch slows several-fold as training goes on
     torch.set_flush_denormal(True)
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {args.device}")
+    peak = flops.matmul_gflops()
+    print(f"onnxruntime MatMul 1024^3 in this run: {peak:.1f} GFLOP/s")
     print(
         f"{'model':34s} {'nnc ms/step':>12s} {'torch ms/step':>14s}   "
-        "nnc/PyTorch throughput min / median / max"
+        "nnc/PyTorch throughput min / median / max   nnc GFLOP/s (of MatMul's)"
     )
     for label, spec, batch in models():
         if args.only and not any(s in label for s in args.only):
@@ -247,7 +252,8 @@ def main():
         r = compare(label, spec, batch, args.device, args.repeats)
         print(
             f"{r['model']:34s} {r['nnc_ms']:12.4f} {r['torch_ms']:14.4f}   "
-            f"{r['ratio_min']:.2f}x / {r['ratio_median']:.2f}x / {r['ratio_max']:.2f}x",
+            f"{r['ratio_min']:.2f}x / {r['ratio_median']:.2f}x / {r['ratio_max']:.2f}x   "
+            f"{r['gflops']:7.1f} ({r['gflops'] / peak:.0%})",
             flush=True,
         )
     if not args.skip_end_to_end:
