@@ -17,6 +17,7 @@ outputs), so the graph does not grow with the number of steps.
 
 from __future__ import annotations
 
+import onnx
 from onnx import GraphProto, helper
 
 from nnc.compiler.autodiff.core import (
@@ -24,6 +25,7 @@ from nnc.compiler.autodiff.core import (
     GradientError,
     attrs,
     implicit_inputs,
+    infer_types,
     rule,
     vjp,
 )
@@ -92,6 +94,26 @@ def _zeros_like(b: GraphBuilder, x: str) -> str:
     return b.op("ConstantOfShape", [b.op("Shape", [x])], value=value)
 
 
+def _hoistable(body: GraphProto, w: str) -> list[tuple[str, str]] | None:
+    """The (A, z) of every z = MatMul(A, w) when those are the only reads of the outer value w
+    and A is a matrix: w's gradient is then one product over all steps, sum_t A_t^T dz_t."""
+    uses = []
+    for n in body.node:
+        if w not in n.input:
+            continue
+        if n.op_type != "MatMul" or list(n.input).index(w) != 1 or n.input[0] == w:
+            return None
+        uses.append((n.input[0], n.output[0]))
+    return uses or None
+
+
+def _rank(body: GraphProto, name: str, g: GradContext) -> int | None:
+    for vi in [*body.input, *body.value_info, *body.output]:
+        if vi.name == name and vi.type.tensor_type.HasField("shape"):
+            return len(vi.type.tensor_type.shape.dim)
+    return None
+
+
 @rule("Scan", saves=("x", "y"))
 def _scan(g: GradContext, node, dys):
     b = g.b
@@ -112,6 +134,11 @@ def _scan(g: GradContext, node, dys):
     outer_wanted = [w for w in outer if g.needs(w)]
     xs_wanted = [m for m, x in enumerate(xs) if g.needs(x)]
     ys_seeded = [o for o in range(n_scan_out) if dys[n_state + o] is not None]
+    # outer matrices read only through MatMul(A_t, w): their gradient is one product after the
+    # backward Scan instead of a small product and a sum per step
+    hoisted = {w: _hoistable(body, w) for w in outer_wanted if g.rank(w) == 2}
+    hoisted = {w: uses for w, uses in hoisted.items() if uses}
+    accumulated = [w for w in outer_wanted if w not in hoisted]
     tape = _record_tape(b, node, body, n_state)
 
     # -- the backward body ---------------------------------------------------------------------
@@ -121,47 +148,63 @@ def _scan(g: GradContext, node, dys):
             sub.refer(w, g.shape(w), helper.tensor_dtype_to_np_dtype(g.elem_type(w)))
     renamed: dict[str, str] = {}
     d_carry = [sub.add_input(sub.fresh("d_state"), _dims(body.output[i])) for i in range(n_state)]
-    acc = [sub.add_input(sub.fresh("acc"), g.shape(w)) for w in outer_wanted]
+    acc = [sub.add_input(sub.fresh("acc"), g.shape(w)) for w in accumulated]
     for i in range(n_state):
         renamed[body.input[i].name] = sub.add_input(sub.fresh("state_t"), _dims(body.input[i]))
     for m in range(k):
         vi = body.input[n_state + m]
         renamed[vi.name] = sub.add_input(sub.fresh("x_t"), _dims(vi))
     dy_t = [sub.add_input(sub.fresh("dy_t"), _dims(body.output[n_state + o])) for o in ys_seeded]
+    start = len(sub.nodes)
     _recompute(sub, body, renamed)
+    recomputed = {v: f for f, v in renamed.items() if f not in {i.name for i in body.input}}
+    n_recompute = len(sub.nodes) - start
+    outputs = [renamed[o.name] for o in body.output]
+    known_shapes, known_types = infer_types(sub, outputs)
     seeds: dict[str, list[str]] = {}
     for i in range(n_state):
         seeds.setdefault(renamed[body.output[i].name], []).append(d_carry[i])
     for o, d in zip(ys_seeded, dy_t):
         seeds.setdefault(renamed[body.output[n_state + o].name], []).append(d)
+    products = [(renamed[a], renamed[z], w) for w, uses in hoisted.items() for a, z in uses]
     wrt = [renamed[body.input[i].name] for i in range(n_state)]
-    wrt += [renamed[body.input[n_state + m].name] for m in xs_wanted] + outer_wanted
-    found = vjp(sub, seeds, wrt)
+    wrt += [renamed[body.input[n_state + m].name] for m in xs_wanted] + accumulated
+    found = vjp(sub, seeds, wrt + [z for _, z, _ in products])
 
     def grad_or_zeros(name: str) -> str:
         got = found[name]
         return got if got is not None else _zeros_like(sub, name)
 
-    outs = [grad_or_zeros(w) for w in wrt[:n_state]]
-    outs += [sub.op("Add", [a, grad_or_zeros(w)]) for a, w in zip(acc, outer_wanted)]
-    outs += [grad_or_zeros(w) for w in wrt[n_state : n_state + len(xs_wanted)]]
-    for i, name in enumerate(outs):
-        named = sub.fresh("out")
-        sub.op("Identity", [name], [named])
-        shape = (
-            _dims(body.input[i])
-            if i < n_state
-            else g.shape(outer_wanted[i - n_state])
-            if i < n_state + len(outer_wanted)
-            else _dims(body.input[n_state + xs_wanted[i - n_state - len(outer_wanted)]])
-        )
-        sub.add_output(named, shape)
+    carried_out = [grad_or_zeros(w) for w in wrt[:n_state]]
+    carried_out += [sub.op("Add", [a, grad_or_zeros(w)]) for a, w in zip(acc, accumulated)]
+    scan_out = [grad_or_zeros(w) for w in wrt[n_state : n_state + len(xs_wanted)]]
+    for a, z, _ in products:  # A_t and dz_t, in the backward Scan's order (aligned)
+        scan_out += [a, grad_or_zeros(z)]
+    # forward values the backward reads are taped by the forward Scan rather than recomputed
+    taped = _tape_reads(sub, start + n_recompute, recomputed, node, b, known_shapes, known_types)
+    _prune(sub, start, start + n_recompute, [*carried_out, *scan_out])
+    shapes = [_dims(body.input[i]) for i in range(n_state)]
+    shapes += [g.shape(w) for w in accumulated]
+    shapes += [_dims(body.input[n_state + m]) for m in xs_wanted]
+    for a, z, _ in products:
+        shapes += [known_shapes.get(a), known_shapes.get(z)]
+    _hoist_invariants(sub, b)
+    # a value the body computes is its own output; a copy only where one would be ambiguous (an
+    # input passed through, or a value given twice)
+    body_inputs, seen = {i.name for i in sub.inputs}, set()
+    for name, shape in zip([*carried_out, *scan_out], shapes):
+        if name in body_inputs or name in seen or name in sub.initializers:
+            copy = sub.fresh("out")
+            sub.op("Identity", [name], [copy])
+            name = copy
+        seen.add(name)
+        sub.add_output(name, shape)
 
     # -- the reverse Scan ----------------------------------------------------------------------
     d_final = [
         dys[i] if dys[i] is not None else _zeros_like(b, node.output[i]) for i in range(n_state)
     ]
-    acc0 = [_zeros_like(b, w) for w in outer_wanted]
+    acc0 = [_zeros_like(b, w) for w in accumulated]
 
     # The backward Scan visits the steps last to first: each sequence read in the forward's
     # order is reversed first (a Slice; reverse scan directions are not portable)
@@ -171,27 +214,115 @@ def _scan(g: GradContext, node, dys):
     scanned = [backwards(t, 0) for t in tape]
     scanned += [backwards(x, d) for x, d in zip(xs, in_dirs)]
     scanned += [backwards(dys[n_state + o], out_dirs[o]) for o in ys_seeded]
-    n_carry = n_state + len(outer_wanted)
+    scanned += [backwards(t, 0) for t in taped]
+    n_carry = n_state + len(accumulated)
     results = b.op(
         "Scan",
         [*d_final, *acc0, *scanned],
-        outputs=n_carry + len(xs_wanted),
+        outputs=n_carry + len(scan_out),
         body=sub.graph(),
         num_scan_inputs=len(scanned),
     )
     results = [results] if isinstance(results, str) else results
-    results = results[:n_carry] + [
-        backwards(dx, in_dirs[m]) for dx, m in zip(results[n_carry:], xs_wanted)
-    ]
     grads: dict[str, str] = {}
     for i in range(n_state):
         grads[f"s{i}"] = results[i]
-    for j, w in enumerate(outer_wanted):
+    for j, w in enumerate(accumulated):
         grads[w] = results[n_state + j]
     for j, m in enumerate(xs_wanted):
-        grads[f"x{m}"] = results[n_carry + j]
+        grads[f"x{m}"] = backwards(results[n_carry + j], in_dirs[m])
+    at_products = n_carry + len(xs_wanted)
+    for j, (_, _, w) in enumerate(products):
+        a_seq, dz_seq = results[at_products + 2 * j], results[at_products + 2 * j + 1]
+        rows, cols = g.shape(w)
+        part = b.op(
+            "Gemm",
+            [
+                b.op("Reshape", [a_seq, b.ints([-1, rows])]),
+                b.op("Reshape", [dz_seq, b.ints([-1, cols])]),
+            ],
+            transA=1,
+        )
+        grads[w] = b.op("Add", [grads[w], part]) if w in grads else part
     return (
         [grads[f"s{i}"] if g.needs(s) else None for i, s in enumerate(states)]
         + [grads.get(f"x{m}") for m in range(k)]
         + [grads.get(w) for w in outer]
     )
+
+
+def _tape_reads(sub, first_grad_node, recomputed, node, b, shapes, types) -> list[str]:
+    """Backward nodes that read a recomputed forward value read it from a tape instead: the
+    forward Scan outputs the value at every step, the backward Scan scans it in. -> the taped
+    sequences (outer names), in the order of the backward body's new scan inputs."""
+    reads: list[str] = []
+    for n in sub.nodes[first_grad_node:]:
+        for i in n.input:
+            if i in recomputed and i not in reads:
+                reads.append(i)
+    if not reads:
+        return []
+    new_body = GraphProto()
+    new_body.CopyFrom(next(a.g for a in node.attribute if a.name == "body"))
+    taped, replace = [], {}
+    for value in reads:
+        forward = recomputed[value]
+        if value not in types or value not in shapes:  # not inferred: keep recomputing it
+            continue
+        inner = forward
+        if forward in {o.name for o in new_body.output}:  # given already: a copy to scan out
+            inner = b.fresh("saved_step")
+            new_body.node.append(helper.make_node("Identity", [forward], [inner], name=inner))
+        new_body.output.append(helper.make_tensor_value_info(inner, types[value], shapes[value]))
+        outer = b.fresh("saved")
+        node.output.append(outer)
+        taped.append(outer)
+        replace[value] = sub.add_input(
+            sub.fresh("saved_t"), shapes[value], helper.tensor_dtype_to_np_dtype(types[value])
+        )
+    _set_attr(node, "body", new_body)
+    at = attrs(node)
+    for key in ("scan_output_directions", "scan_output_axes"):
+        if key in at:
+            _set_attr(node, key, list(at[key]) + [0] * len(taped))
+    for n in sub.nodes[first_grad_node:]:
+        for i, name in enumerate(n.input):
+            if name in replace:
+                n.input[i] = replace[name]
+    return taped
+
+
+def _hoist_invariants(sub, b) -> None:
+    """Nodes of the backward body that read only outer values and constants (the transpose of
+    a weight, say) compute the same at every step: they move out, before the Scan."""
+    step_values = {i.name for i in sub.inputs}
+    moved = []
+    for n in list(sub.nodes):
+        if any(
+            a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in n.attribute
+        ):
+            step_values.update(n.output)
+            continue
+        if any(i in step_values for i in n.input if i):
+            step_values.update(n.output)
+            continue
+        moved.append(n)
+    for n in moved:
+        sub.nodes.remove(n)
+        b.nodes.append(n)
+
+
+def _prune(sub, start: int, end: int, keep: list[str]) -> None:
+    """Drop the recomputing nodes [start, end) that nothing reads any more."""
+    while True:
+        read = set(keep)
+        for n in sub.nodes:
+            read.update(n.input)
+        dead = [
+            n for n in sub.nodes[start:end] if n.output and not any(o in read for o in n.output)
+        ]
+        if not dead:
+            return
+        for n in dead:
+            sub.nodes.remove(n)
+        end -= len(dead)
