@@ -136,8 +136,11 @@ def _scan(g: GradContext, node, dys):
     ys_seeded = [o for o in range(n_scan_out) if dys[n_state + o] is not None]
     # outer matrices read only through MatMul(A_t, w): their gradient is one product after the
     # backward Scan instead of a small product and a sum per step
-    hoisted = {w: _hoistable(body, w) for w in outer_wanted if g.rank(w) == 2}
-    hoisted = {w: uses for w, uses in hoisted.items() if uses}
+    hoisted: dict[str, list[tuple[str, str]]] = {}
+    for w in outer_wanted:
+        uses = _hoistable(body, w) if g.rank(w) == 2 else None
+        if uses:
+            hoisted[w] = uses
     accumulated = [w for w in outer_wanted if w not in hoisted]
     tape = _record_tape(b, node, body, n_state)
 
@@ -183,7 +186,7 @@ def _scan(g: GradContext, node, dys):
     # forward values the backward reads are taped by the forward Scan rather than recomputed
     taped = _tape_reads(sub, start + n_recompute, recomputed, node, b, known_shapes, known_types)
     _prune(sub, start, start + n_recompute, [*carried_out, *scan_out])
-    shapes = [_dims(body.input[i]) for i in range(n_state)]
+    shapes: list = [_dims(body.input[i]) for i in range(n_state)]
     shapes += [g.shape(w) for w in accumulated]
     shapes += [_dims(body.input[n_state + m]) for m in xs_wanted]
     for a, z, _ in products:
@@ -234,7 +237,7 @@ def _scan(g: GradContext, node, dys):
     at_products = n_carry + len(xs_wanted)
     for j, (_, _, w) in enumerate(products):
         a_seq, dz_seq = results[at_products + 2 * j], results[at_products + 2 * j + 1]
-        rows, cols = g.shape(w)
+        rows, cols = (int(d) for d in g.shape(w))  # type: ignore[arg-type]  # a static matrix
         part = b.op(
             "Gemm",
             [
