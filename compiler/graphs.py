@@ -14,6 +14,7 @@ from nnc.compiler.builder import GraphBuilder
 from nnc.compiler.layers import LowerCtx
 from nnc.compiler.losses import metrics, scores
 from nnc.compiler.network import Network
+from nnc.compiler.simplify import simplify
 from nnc.compiler.spec.model import thaw
 from nnc.compiler.update import append_update
 
@@ -133,7 +134,7 @@ def inference_model(
     }
     if class_names:
         meta["class_names"] = json.dumps(list(class_names))
-    return b.model(doc=f"nnc inference graph of {net.spec.name}", metadata=meta)
+    return simplify(b.model(doc=f"nnc inference graph of {net.spec.name}", metadata=meta))
 
 
 def _regularization(b: GraphBuilder, net: Network, terms: list[str]) -> None:
@@ -162,7 +163,9 @@ def training_graphs(net: Network, dtype=np.float32, steps_per_epoch: int = 1) ->
     return TrainingGraphs(
         gradient=gradient,
         train_step=train_step,
-        eval=_loss_graph(net, dtype, "eval")[0].model(doc=f"nnc eval graph of {net.spec.name}"),
+        eval=simplify(
+            _loss_graph(net, dtype, "eval")[0].model(doc=f"nnc eval graph of {net.spec.name}")
+        ),
         update=_update_graph(net, dtype, steps_per_epoch),
         random_inputs=random_inputs,
         state_shapes=state_shapes,
@@ -220,7 +223,7 @@ def _gradient_graph(net: Network, dtype) -> tuple[onnx.ModelProto, dict[str, lis
         b.rename(value, name + NEXT)
         b.add_output(name + NEXT, shapes[name])
     random_inputs = {name: list(shape) for name, shape in ctx.random_inputs}
-    return b.model(doc=f"nnc gradient graph of {net.spec.name}"), random_inputs
+    return simplify(b.model(doc=f"nnc gradient graph of {net.spec.name}")), random_inputs
 
 
 def _update_graph(net: Network, dtype, steps_per_epoch: int) -> onnx.ModelProto:
@@ -245,7 +248,7 @@ def _update_graph(net: Network, dtype, steps_per_epoch: int) -> onnx.ModelProto:
         steps_per_epoch=steps_per_epoch,
     )
     _carry_update(b, net, upd, {})
-    return b.model(doc=f"nnc update graph of {net.spec.name}")
+    return simplify(b.model(doc=f"nnc update graph of {net.spec.name}"))
 
 
 def _carry_update(b: GraphBuilder, net: Network, upd, state_updates: dict[str, str]) -> None:
@@ -285,7 +288,8 @@ def _train_step_graph(
         steps_per_epoch=steps_per_epoch,
     )
     _carry_update(b, net, upd, ctx.state_updates)
-    return b.model(doc=f"nnc train-step graph of {net.spec.name}"), upd.state_shapes
+    model = simplify(b.model(doc=f"nnc train-step graph of {net.spec.name}"))
+    return model, upd.state_shapes
 
 
 def describe(model: onnx.ModelProto) -> dict:
