@@ -107,7 +107,7 @@ def simplify(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def _reads(graph: onnx.GraphProto) -> set[str]:
     """Every name a subgraph reads (its outer reads among them)."""
-    out = set()
+    out: set[str] = set()
     for n in graph.node:
         out.update(i for i in n.input if i)
         for a in n.attribute:
