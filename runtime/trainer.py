@@ -27,6 +27,8 @@ from nnc.runtime.rundir import RunDir
 from nnc.runtime.steplog import FLUSH_SECONDS
 
 EXIT_OK, EXIT_ERROR, EXIT_NAN, EXIT_INTERRUPTED = 0, 1, 3, 130
+# the training split goes to a CUDA device whole when it is at most this large
+DEVICE_DATA_BYTES = 2 * 1024**3
 LIVE_CURVES_SECONDS = 5.0  # curves.png refreshed at most this often while training on a terminal
 
 
@@ -118,6 +120,18 @@ class Trainer:
             if self.parallel is not None:
                 stepper = self.parallel.stepper(carried)
                 self.log(f"workers: {self.parallel.description}")
+            elif self._gathering():
+                from nnc.runtime.gather import GatheringStepper
+
+                k = int(self.spec.train.get("steps_per_call", 1))
+                stepper = GatheringStepper(
+                    self.engine,
+                    self.graphs.train_step,
+                    self.graphs.random_inputs,
+                    carried,
+                    self.data.train,
+                    k if self.spec.train["nan_guard"] else 1,
+                )
             else:
                 stepper = self.engine.stepper(self.graphs.train_step, carried)
             try:
@@ -178,6 +192,17 @@ class Trainer:
             )
         return result
 
+    def _gathering(self) -> bool:
+        """Whether the training split goes to the device and the batches are gathered in the
+        graph (runtime/gather.py): on CUDA when it fits, or with train.steps_per_call > 1."""
+        if getattr(self.engine, "name", "") != "ort":
+            return False
+        if int(self.spec.train.get("steps_per_call", 1)) > 1:
+            return True
+        train = self.data.train
+        size = train.x.nbytes + np.asarray(train.y).nbytes
+        return getattr(self.engine, "device", "cpu") == "cuda" and size <= DEVICE_DATA_BYTES
+
     def _batches(self) -> int:
         return -(-len(self.data.train) // self.compiled.batch_size)
 
@@ -209,28 +234,25 @@ class Trainer:
                 if interrupt.requested:
                     return "interrupted"
                 safe[:] = loop.snapshot(), rng.bit_generator.state
-                a = loop.batch * bsz
-                b = min(a + bsz, n)
-                idx = loop.perm[a:b]
-                feeds = {
-                    **stepper.batch_feeds(train, idx),
-                    "step": np.array(loop.step, np.int64),
-                    "lr": self.lr,
-                }
-                for name, shape in random_inputs:
-                    feeds[name] = rng.random((b - a, *shape), dtype=np.float32)
-                out = stepper.step(feeds)
-                if nan_guard and not all(np.isfinite(v) for v in out.values()):
-                    raise NanGuardStop(self._diagnose_nan(stepper, feeds, out, loop))
-                for k, v in out.items():
-                    if k == "loss" or k.startswith("metric."):
-                        key = short_name(k)
-                        loop.sums[key] = loop.sums.get(key, 0.0) + v * (b - a)
-                loop.count += b - a
-                loop.step += 1
-                loop.batch += 1
-                record(loop.step, loop.epoch + 1, step_values(out))
-                progress.step(loop.batch, loop.sums.get("loss", 0.0) / loop.count)
+                chunk = []
+                for j in range(self._chunk(stepper, loop, batches, validate_every)):
+                    a = (loop.batch + j) * bsz
+                    b = min(a + bsz, n)
+                    feeds = {
+                        **stepper.batch_feeds(train, loop.perm[a:b]),
+                        "step": np.array(loop.step + j, np.int64),
+                        "lr": self.lr,
+                    }
+                    for name, shape in random_inputs:
+                        feeds[name] = rng.random((b - a, *shape), dtype=np.float32)
+                    chunk.append(feeds)
+                outs = stepper.step_many(chunk) if len(chunk) > 1 else [stepper.step(chunk[0])]
+                for feeds, out in zip(chunk, outs):
+                    if nan_guard and not all(np.isfinite(v) for v in out.values()):
+                        raise NanGuardStop(self._diagnose_nan(stepper, feeds, out, loop))
+                    a = loop.batch * bsz
+                    b = min(a + bsz, n)
+                    self._account(loop, out, b - a, record, step_values, progress)
                 if (
                     validate_every
                     and loop.step % validate_every == 0
@@ -265,6 +287,31 @@ class Trainer:
             if stop:
                 return "early_stopped"
         return "completed"
+
+    @staticmethod
+    def _account(loop, out: dict, size: int, record, step_values, progress) -> None:
+        """One step's report into the epoch's sums, the step log and the progress bar."""
+        for k, v in out.items():
+            if k == "loss" or k.startswith("metric."):
+                key = short_name(k)
+                loop.sums[key] = loop.sums.get(key, 0.0) + v * size
+        loop.count += size
+        loop.step += 1
+        loop.batch += 1
+        record(loop.step, loop.epoch + 1, step_values(out))
+        progress.step(loop.batch, loop.sums.get("loss", 0.0) / loop.count)
+
+    def _chunk(self, stepper, loop: LoopState, batches: int, validate_every) -> int:
+        """How many steps the next call runs: the stepper's steps_per_call, within the epoch,
+        before a mid-epoch validation, and never mixing the last, smaller batch with others."""
+        k = min(getattr(stepper, "steps_per_call", 1), batches - loop.batch)
+        if k <= 1:
+            return 1
+        if validate_every:
+            k = min(k, validate_every - loop.step % validate_every)
+        if len(self.data.train) % self.compiled.batch_size and loop.batch + k == batches:
+            k = max(1, k - 1)  # the last batch is smaller: a call of its own
+        return k
 
     def _row(self, loop: LoopState, stepper: Stepper, out: dict, partial: bool) -> dict:
         """A metrics.csv row: the epoch it belongs to (1-based, also mid-epoch), the step, the
@@ -349,8 +396,9 @@ class Trainer:
     def _diagnose_nan(self, stepper: Stepper, feeds: dict, out: dict, loop: LoopState) -> str:
         bad = ", ".join(f"{k}={v}" for k, v in out.items() if not np.isfinite(v))
         where = f"step {loop.step} (epoch {loop.epoch + 1}, batch {loop.batch + 1})"
-        if "__indices__" in feeds:  # a distributed step: the batch itself, for the diagnosis
-            idx = feeds["__indices__"]
+        key = next((k for k in ("__indices__", "indices") if k in feeds), None)
+        if key is not None:  # a distributed or gathered step: the batch itself, for diagnosis
+            idx = feeds[key]
             feeds = {**feeds, "x": self.data.train.x[idx], "y": self.data.train.y[idx]}
         values = stepper.values()
         msg = f"NaN guard: non-finite {bad} at {where}"

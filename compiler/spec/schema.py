@@ -113,6 +113,13 @@ TRAIN = {
         "steps' updates and goes on",
         True,
     ),
+    "steps_per_call": o.integer(
+        "train steps per onnxruntime call: more than 1 keeps the training split on the device "
+        "and runs the steps in an ONNX Loop (on CUDA the split goes to the device anyway); "
+        "measured no faster on the CPU",
+        1,
+        minimum=1,
+    ),
     "workers": o.integer(
         "data-parallel workers on Ray (each computes the gradient of its slice of every batch; "
         "needs nnc[ray]); 1: one process",
