@@ -13,6 +13,13 @@ is the forward body recomputed from a tape and then differentiated with the same
 
 The tape is recorded by the forward Scan itself (its body emits its input states as extra scan
 outputs), so the graph does not grow with the number of steps.
+
+Loop-invariant values (weights) reach a body either by name from the enclosing graph or as a
+state the body passes through unchanged (`Identity`). The second is the portable spelling:
+OpenVINO's Scan takes no outer-scope values but constants. Such a state is not taped; like an
+outer weight it is an accumulated gradient. The backward Scan itself reads every non-constant
+value it needs as a pass-through state, and its bodies declare the batch dimension unnamed
+(tract cannot unify a body's symbolic `N` with the outer graph's).
 """
 
 from __future__ import annotations
@@ -31,8 +38,22 @@ from nnc.compiler.builder import GraphBuilder
 
 
 def _dims(vi) -> list:
+    """A value's static dimensions; symbolic ones unnamed (None) for use inside a body."""
     t = vi.type.tensor_type
-    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim]
+    return [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+
+
+def _unnamed(shape) -> list:
+    return [d if isinstance(d, int) else None for d in shape]
+
+
+def passes_through(body: GraphProto, i: int) -> bool:
+    """Whether state i of a Scan body leaves the body unchanged (a loop-invariant value)."""
+    name, out = body.input[i].name, body.output[i].name
+    return name == out or any(
+        n.op_type == "Identity" and list(n.input) == [name] and list(n.output) == [out]
+        for n in body.node
+    )
 
 
 def _set_attr(node, name: str, value) -> None:
@@ -43,12 +64,14 @@ def _set_attr(node, name: str, value) -> None:
     node.attribute.append(helper.make_attribute(name, value))
 
 
-def _record_tape(b: GraphBuilder, node, body: GraphProto, n_state: int) -> list[str]:
-    """Make the forward Scan also output its input states at every step; -> their names."""
+def _record_tape(b: GraphBuilder, node, body: GraphProto, taped: list[int]) -> list[str]:
+    """Make the forward Scan also output the input states `taped` at every step; -> their
+    names."""
     tape = []
     new_body = GraphProto()
     new_body.CopyFrom(body)
-    for k in range(n_state):
+    n_state = len(body.input) - int(attrs(node)["num_scan_inputs"])
+    for k in taped:
         state = body.input[k]
         inner = b.fresh("tape_step")
         new_body.node.append(helper.make_node("Identity", [state.name], [inner], name=inner))
@@ -63,7 +86,7 @@ def _record_tape(b: GraphBuilder, node, body: GraphProto, n_state: int) -> list[
     n_scan_out = len(new_body.output) - n_state
     for key in ("scan_output_directions", "scan_output_axes"):
         if key in at:
-            _set_attr(node, key, list(at[key]) + [0] * n_state)
+            _set_attr(node, key, list(at[key]) + [0] * len(taped))
     assert len(node.output) == n_state + n_scan_out
     return tape
 
@@ -108,21 +131,28 @@ def _scan(g: GradContext, node, dys):
     in_dirs = list(at.get("scan_input_directions") or [0] * k)
     out_dirs = list(at.get("scan_output_directions") or [0] * n_scan_out)
     states, xs = list(node.input[:n_state]), list(node.input[n_state:])
+    # states the body changes (taped, differentiated step by step), and loop-invariant ones
+    varying = [i for i in range(n_state) if not passes_through(body, i)]
+    fixed = [i for i in range(n_state) if i not in varying]
     outer = [i for i in implicit_inputs(node) if i not in node.input]
-    outer_wanted = [w for w in outer if g.needs(w)]
+    # the values every step reads unchanged: fixed states, then outer non-constants
+    weights = [states[i] for i in fixed] + [w for w in outer if w not in b.initializers]
+    weights_inner = [body.input[i].name for i in fixed] + weights[len(fixed) :]
+    wanted = [j for j, w in enumerate(weights) if g.needs(w)]
     xs_wanted = [m for m, x in enumerate(xs) if g.needs(x)]
     ys_seeded = [o for o in range(n_scan_out) if dys[n_state + o] is not None]
-    tape = _record_tape(b, node, body, n_state)
+    tape = _record_tape(b, node, body, varying)
 
     # -- the backward body ---------------------------------------------------------------------
     sub = b.child(f"{node.name}/backward")
-    for w in outer:
-        if w not in b.initializers:  # constants are initializers every subgraph sees
-            sub.refer(w, g.shape(w), helper.tensor_dtype_to_np_dtype(g.elem_type(w)))
     renamed: dict[str, str] = {}
-    d_carry = [sub.add_input(sub.fresh("d_state"), _dims(body.output[i])) for i in range(n_state)]
-    acc = [sub.add_input(sub.fresh("acc"), g.shape(w)) for w in outer_wanted]
-    for i in range(n_state):
+    d_carry = [sub.add_input(sub.fresh("d_state"), _dims(body.output[i])) for i in varying]
+    acc = [sub.add_input(sub.fresh("acc"), _unnamed(g.shape(weights[j]))) for j in wanted]
+    held = []
+    for w, inner in zip(weights, weights_inner):
+        held.append(sub.add_input(sub.fresh("weight"), _unnamed(g.shape(w))))
+        renamed[inner] = held[-1]
+    for i in varying:
         renamed[body.input[i].name] = sub.add_input(sub.fresh("state_t"), _dims(body.input[i]))
     for m in range(k):
         vi = body.input[n_state + m]
@@ -130,38 +160,38 @@ def _scan(g: GradContext, node, dys):
     dy_t = [sub.add_input(sub.fresh("dy_t"), _dims(body.output[n_state + o])) for o in ys_seeded]
     _recompute(sub, body, renamed)
     seeds: dict[str, list[str]] = {}
-    for i in range(n_state):
-        seeds.setdefault(renamed[body.output[i].name], []).append(d_carry[i])
+    for i, d in zip(varying, d_carry):
+        seeds.setdefault(renamed[body.output[i].name], []).append(d)
     for o, d in zip(ys_seeded, dy_t):
         seeds.setdefault(renamed[body.output[n_state + o].name], []).append(d)
-    wrt = [renamed[body.input[i].name] for i in range(n_state)]
-    wrt += [renamed[body.input[n_state + m].name] for m in xs_wanted] + outer_wanted
+    wrt = [renamed[body.input[i].name] for i in varying]
+    wrt += [held[j] for j in wanted]
+    wrt += [renamed[body.input[n_state + m].name] for m in xs_wanted]
     found = vjp(sub, seeds, wrt)
 
     def grad_or_zeros(name: str) -> str:
         got = found[name]
         return got if got is not None else _zeros_like(sub, name)
 
-    outs = [grad_or_zeros(w) for w in wrt[:n_state]]
-    outs += [sub.op("Add", [a, grad_or_zeros(w)]) for a, w in zip(acc, outer_wanted)]
-    outs += [grad_or_zeros(w) for w in wrt[n_state : n_state + len(xs_wanted)]]
-    for i, name in enumerate(outs):
+    n_var = len(varying)
+    outs = [(grad_or_zeros(w), _dims(body.input[i])) for w, i in zip(wrt, varying)]
+    outs += [
+        (sub.op("Add", [a, grad_or_zeros(held[j])]), _unnamed(g.shape(weights[j])))
+        for a, j in zip(acc, wanted)
+    ]
+    outs += [(sub.op("Identity", [h]), _unnamed(g.shape(w))) for h, w in zip(held, weights)]
+    outs += [
+        (grad_or_zeros(w), _dims(body.input[n_state + m]))
+        for w, m in zip(wrt[n_var + len(wanted) :], xs_wanted)
+    ]
+    for name, shape in outs:
         named = sub.fresh("out")
         sub.op("Identity", [name], [named])
-        shape = (
-            _dims(body.input[i])
-            if i < n_state
-            else g.shape(outer_wanted[i - n_state])
-            if i < n_state + len(outer_wanted)
-            else _dims(body.input[n_state + xs_wanted[i - n_state - len(outer_wanted)]])
-        )
         sub.add_output(named, shape)
 
     # -- the reverse Scan ----------------------------------------------------------------------
-    d_final = [
-        dys[i] if dys[i] is not None else _zeros_like(b, node.output[i]) for i in range(n_state)
-    ]
-    acc0 = [_zeros_like(b, w) for w in outer_wanted]
+    d_final = [dys[i] if dys[i] is not None else _zeros_like(b, node.output[i]) for i in varying]
+    acc0 = [_zeros_like(b, weights[j]) for j in wanted]
 
     # The backward Scan visits the steps last to first: each sequence read in the forward's
     # order is reversed first (a Slice; reverse scan directions are not portable)
@@ -171,27 +201,29 @@ def _scan(g: GradContext, node, dys):
     scanned = [backwards(t, 0) for t in tape]
     scanned += [backwards(x, d) for x, d in zip(xs, in_dirs)]
     scanned += [backwards(dys[n_state + o], out_dirs[o]) for o in ys_seeded]
-    n_carry = n_state + len(outer_wanted)
+    n_carry = n_var + len(wanted) + len(weights)
     results = b.op(
         "Scan",
-        [*d_final, *acc0, *scanned],
+        [*d_final, *acc0, *weights, *scanned],
         outputs=n_carry + len(xs_wanted),
         body=sub.graph(),
         num_scan_inputs=len(scanned),
     )
     results = [results] if isinstance(results, str) else results
-    results = results[:n_carry] + [
-        backwards(dx, in_dirs[m]) for dx, m in zip(results[n_carry:], xs_wanted)
-    ]
     grads: dict[str, str] = {}
-    for i in range(n_state):
-        grads[f"s{i}"] = results[i]
-    for j, w in enumerate(outer_wanted):
-        grads[w] = results[n_state + j]
-    for j, m in enumerate(xs_wanted):
-        grads[f"x{m}"] = results[n_carry + j]
+    for i, r in zip(varying, results):
+        grads[f"s{i}"] = r
+    for j, r in zip(wanted, results[n_var:]):
+        grads[f"w{j}"] = r
+    for j, i in enumerate(fixed):  # a pass-through state's gradient: the steps' sum, plus the
+        summed, at_end = grads.get(f"w{j}"), dys[i]  # gradient reaching its final value
+        both = summed and at_end and b.op("Add", [summed, at_end])
+        grads[f"s{i}"] = both or summed or at_end
+    for m, dx in zip(xs_wanted, results[n_carry:]):
+        grads[f"x{m}"] = backwards(dx, in_dirs[m])
+    index = {w: j for j, w in enumerate(weights) if j >= len(fixed)}
     return (
-        [grads[f"s{i}"] if g.needs(s) else None for i, s in enumerate(states)]
+        [grads.get(f"s{i}") if g.needs(s) else None for i, s in enumerate(states)]
         + [grads.get(f"x{m}") for m in range(k)]
-        + [grads.get(w) for w in outer]
+        + [grads.get(f"w{index[w]}") if w in index else None for w in outer]
     )
