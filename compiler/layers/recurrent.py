@@ -31,6 +31,11 @@ _ACTS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid"}
 # benchmarks/recurrent_unroll.py (2 threads), unrolled steps ran 1.1-1.8x faster than a Scan at
 # T = 4-8 for every cell but one, and a Scan was as fast or faster from T = 16 (GRU 1.3-1.5x).
 UNROLL_MAX_STEPS = 8
+# LowerCtx.recurrent: "native" (the native ops to deploy and evaluate, the layer's `unroll`
+# option to train), or the cell in every graph, as a Scan or unrolled over the steps (tinygrad
+# 0.14 runs neither RNN/GRU/LSTM nor Scan: it needs "unrolled")
+RECURRENT_LOWERINGS = ("native", "scan", "unrolled")
+_CELLS = {"scan": False, "unrolled": True}  # lowerings through the cell -> unroll
 
 
 def _common_options(gates: str) -> dict[str, o.Option]:
@@ -150,7 +155,9 @@ class _Recurrent(Layer):
         (x,) = inputs
         b = ctx.b
         xt = b.op("Transpose", [x], perm=[1, 0, 2])  # time-major [T, N, F]
-        if ctx.mode == "train":
+        if ctx.recurrent not in RECURRENT_LOWERINGS:
+            raise ValueError(f"recurrent lowering {ctx.recurrent!r}: one of {RECURRENT_LOWERINGS}")
+        if ctx.mode == "train" or ctx.recurrent in _CELLS:
             finals, sequences = [], []
             for d, suffix in enumerate(self._suffixes()):
                 last, seq = self._train_direction(ctx, xt, suffix, reverse=d == 1)
@@ -230,7 +237,7 @@ class _Recurrent(Layer):
             )
             states0 = [zero] * self.n_states
             steps = self._steps(ctx)
-            unroll = self.opts["unroll"]
+            unroll = _CELLS.get(ctx.recurrent, self.opts["unroll"])
             if unroll is True or (unroll == "auto" and steps <= UNROLL_MAX_STEPS):
                 return self._unrolled(b, xw, refs, states0, steps, reverse)
             return self._scan(b, xw, refs, states0, reverse)
