@@ -16,10 +16,10 @@ def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def _compile(path: str):
+def _compile(path: str, recurrent: str = "native"):
     from nnc.runtime.compiled import compile_spec, load_spec_file
 
-    return compile_spec(load_spec_file(path))
+    return compile_spec(load_spec_file(path), recurrent=recurrent)
 
 
 def cmd_validate(args) -> int:
@@ -40,12 +40,18 @@ def cmd_compile(args) -> int:
     import onnx
 
     from nnc.runtime.checkpoint import atomic_write_bytes
+    from nnc.runtime.compiled import compile_with_data, load_spec_file
     from nnc.runtime.errors import RunError
+    from nnc.runtime.manifest import INITIAL, initial_values_bytes, preprocess_info, write_data
 
-    compiled = _compile(args.spec)
     out = Path(args.output)
+    data = None
+    if args.with_data:
+        compiled, data = compile_with_data(load_spec_file(args.spec), recurrent=args.recurrent)
+    else:
+        compiled = _compile(args.spec, args.recurrent)
     out.mkdir(parents=True, exist_ok=True)
-    models = {"model": compiled.export()}
+    models = {"model": compiled.export(data=data)}
     if compiled.trainable and not args.inference_only:
         try:
             models.update(compiled.graphs.models())
@@ -55,9 +61,15 @@ def cmd_compile(args) -> int:
     for kind, model in models.items():
         onnx.checker.check_model(model, full_check=True)
         atomic_write_bytes(out / files[kind], model.SerializeToString())
-    manifest = compiled.manifest(models, files)
+    files["initial"] = INITIAL
+    atomic_write_bytes(out / INITIAL, initial_values_bytes(compiled, compiled.initial_values()))
+    extra = {}
+    if data is not None:
+        extra = {"data": write_data(out, data), "preprocess": preprocess_info(data)}
+    manifest = compiled.manifest(models, files, **extra)
     atomic_write_bytes(out / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
-    print(f"wrote {', '.join(files.values())} and manifest.json to {out}")
+    written = [f for kind, f in files.items() if kind != "initial"] + [INITIAL]
+    print(f"wrote {', '.join(written)}{', data/' if data else ''} and manifest.json to {out}")
     return EXIT_OK
 
 
@@ -147,9 +159,11 @@ def cmd_train(args) -> int:
 
 def _train(args, spec, run, overrides: dict, resume) -> int:
     """Trains `spec` in `run` (locked by the caller), from scratch or from `resume`."""
+    from nnc.runtime.checkpoint import atomic_write_bytes
     from nnc.runtime.compiled import compile_with_data
     from nnc.runtime.engines import make_engine
     from nnc.runtime.evaluation import confusion_report
+    from nnc.runtime.manifest import INITIAL, initial_values_bytes, preprocess_info
     from nnc.runtime.resume import initial_values
     from nnc.runtime.rundir import MODEL
     from nnc.runtime.trainer import Trainer
@@ -162,10 +176,14 @@ def _train(args, spec, run, overrides: dict, resume) -> int:
     if resume is None:
         run.write_spec(spec, overrides)
         graphs = compiled.graphs.models()
-        files = {**run.write_graphs(graphs), "model": MODEL}
-        models = {"model": compiled.export(data=data), **graphs}
-        run.write_manifest(compiled.manifest(models, files, engine=engine.describe()))
         values = initial_values(compiled)
+        files = {**run.write_graphs(graphs), "model": MODEL, "initial": INITIAL}
+        atomic_write_bytes(run.file(INITIAL), initial_values_bytes(compiled, values))
+        models = {"model": compiled.export(data=data), **graphs}
+        manifest = compiled.manifest(
+            models, files, engine=engine.describe(), preprocess=preprocess_info(data)
+        )
+        run.write_manifest(manifest)
     else:
         values = resume.values
     print(f"run: {run.path}")
@@ -208,7 +226,7 @@ def cmd_export(args) -> int:
     from nnc.runtime.rundir import RunDir
 
     run = RunDir.existing(Path(args.run))
-    compiled, data = compile_with_data(run.load_spec())
+    compiled, data = compile_with_data(run.load_spec(), recurrent=args.recurrent)
     values, _ = run.load_checkpoint("final")
     model = compiled.export(values, data, opset=args.opset)
     onnx.checker.check_model(model, full_check=True)
@@ -269,6 +287,17 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sp.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
+    def recurrent_option(sp):
+        sp.add_argument(
+            "--recurrent",
+            choices=["native", "scan", "unrolled"],
+            default="native",
+            help="how recurrent layers are spelt in every graph: native RNN/GRU/LSTM ops to "
+            "deploy (the default; training uses a Scan or unrolled steps as each layer says), "
+            "or the cell as a Scan or unrolled over the steps, for runtimes without those ops "
+            "(tinygrad needs unrolled)",
+        )
+
     s = sub.add_parser("validate", help="check a spec (schema, cross-field checks, shapes)")
     s.add_argument("spec")
     s.set_defaults(fn=cmd_validate)
@@ -279,6 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("spec")
     s.add_argument("-o", "--output", required=True, help="output directory")
     s.add_argument("--inference-only", action="store_true")
+    s.add_argument(
+        "--with-data",
+        action="store_true",
+        help="also write the spec's data (split, preprocessed) as raw binaries under data/, "
+        "described in manifest.json, and bake the preprocessing into model.onnx",
+    )
+    recurrent_option(s)
     s.set_defaults(fn=cmd_compile)
     s = sub.add_parser("predict", help="run a model on inputs from .npy/.npz/.csv")
     s.add_argument("target", help="a run directory, a .onnx model, or a spec")
@@ -308,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run")
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--opset", type=int)
+    recurrent_option(s)
     s.set_defaults(fn=cmd_export)
     s = sub.add_parser("bench", help="time train steps and inference on synthetic data")
     s.add_argument("spec")
