@@ -246,6 +246,8 @@ CASES["SigmoidCrossEntropy"] = [
     ),
     Case("random", _bce_region, {"z": normal(rng, 4, 2), "t": rng.uniform(0, 1, (4, 2))}, ("z",)),
 ]
+
+
 def _ce_region(b, n):
     from nnc.compiler.losses import LOSSES
 
