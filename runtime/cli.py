@@ -235,6 +235,15 @@ def cmd_export(args) -> int:
     return EXIT_OK
 
 
+def cmd_web(args) -> int:
+    from nnc.runtime.web import write_page
+
+    out = Path(args.output)
+    page = write_page(args.target, out, ort_dir=args.ort_dir, recurrent=args.recurrent)
+    print(f"wrote {page}; serve the folder and open the page, e.g. python3 -m http.server -d {out}")
+    return EXIT_OK
+
+
 def cmd_gradcheck(args) -> int:
     from nnc.runtime.gradcheck import ATOL, gradcheck
 
@@ -346,6 +355,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--opset", type=int)
     recurrent_option(s)
     s.set_defaults(fn=cmd_export)
+    s = sub.add_parser("web", help="write a static page that trains the model in the browser")
+    s.add_argument("target", help="a spec, or a run directory (the page starts from its weights)")
+    s.add_argument("-o", "--output", required=True, help="folder for the page and its files")
+    s.add_argument(
+        "--ort-dir",
+        help="onnxruntime-web's dist folder (default: $NNC_ORT_WEB, scripts/conformance/"
+        "install.sh's copy, or ./node_modules/onnxruntime-web/dist)",
+    )
+    recurrent_option(s)
+    s.set_defaults(fn=cmd_web)
     s = sub.add_parser("bench", help="time train steps and inference on synthetic data")
     s.add_argument("spec")
     s.add_argument("--batch-size", type=int, help="default: the spec's train.batch_size")
