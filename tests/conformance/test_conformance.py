@@ -157,7 +157,7 @@ def test_training_agrees(spec, runtime):
     early = np.abs(losses[:2] - ref_losses[:2]) / np.abs(ref_losses[:2])
     diff = compare_train(got, expected)
     cell.update(diff, early=float(np.max(early)))
-    tol = KINKED.get(spec, LOOP_TOL)
+    tol = cell["tolerance"] = KINKED.get(spec, LOOP_TOL)
     if not np.all(early <= EARLY_TOL):
         _check(cell, False, f"first losses {losses[:2]} vs {ref_losses[:2]}")
     _check(cell, diff["loss_rel"] <= tol and diff["param_diff"] <= tol, diff)

@@ -5,6 +5,7 @@ model.onnx it downloads is the inference model with those trained parameters."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import onnx
@@ -69,7 +70,8 @@ def test_page_trains_like_onnxruntime_and_downloads_the_model(tmp_path):
     want_losses, want_state = train(page, STEPS)
     assert len(losses) == STEPS
     rel = np.abs(np.array(losses) - want_losses) / np.abs(want_losses)
-    chrome = next((w for w in agent.split() if w.startswith("Chrome/")), "Chrome/?")
+    found = re.search(r"Chrome/([\d.]+)", agent)
+    chrome = f"Chromium {found[1] if found else '?'}"
     cell = {"spec": "digits-mlp", "runtime": RUNTIME, "mode": "train", "version": chrome}
     cell["loss_rel"] = float(rel.max())
     if rel.max() > TOL:

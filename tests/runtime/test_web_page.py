@@ -72,3 +72,24 @@ def test_without_onnxruntime_web_it_says_how_to_get_it(tmp_path, capsys, monkeyp
 def test_a_spec_without_data_is_refused(tmp_path, capsys):
     assert main(["web", str(SPECS / "and-gate.yaml"), "-o", str(tmp_path / "p")]) == 1
     assert "has no data: section to train on" in capsys.readouterr().err
+
+
+def test_compile_with_data_writes_the_splits_as_the_manifest_describes(tmp_path):
+    spec = SPECS / "iris-mlp.yaml"
+    out = tmp_path / "compiled"
+    assert main(["compile", str(spec), "-o", str(out), "--with-data"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    _, data = compile_with_data(load_spec_file(spec))
+    for part in ("train", "validation", "test"):
+        entry, split = manifest["data"][part], getattr(data, part)
+        assert entry["samples"] == len(split)
+        for key, want in (("x", split.x), ("y", split.y)):
+            t = entry[key]
+            got = np.frombuffer(
+                (out / t["file"]).read_bytes(), np.dtype(t["dtype"]).newbyteorder("<")
+            )
+            np.testing.assert_array_equal(got.reshape(t["shape"]), want)
+    # the features are preprocessed; model.onnx takes raw ones (the fitted affine baked in)
+    assert manifest["preprocess"]["affine"]["scale"] == np.asarray(data.preprocess.scale).tolist()
+    model = onnx.load(str(out / "model.onnx"))
+    assert {"preprocess.scale", "preprocess.shift"} <= {t.name for t in model.graph.initializer}
