@@ -41,6 +41,16 @@ def find() -> tuple[str | None, str | None]:
     return browser, shutil.which("chromedriver")
 
 
+def version() -> str:
+    """The browser's version, e.g. "Chromium 156.0.8078.114" (its user agent reduces it)."""
+    browser, _ = find()
+    if not browser:
+        return "?"
+    out = subprocess.run([browser, "--version"], capture_output=True, text=True, timeout=60)
+    words = out.stdout.split()
+    return " ".join(words[:2]) if len(words) >= 2 else "?"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,7 +5,6 @@ model.onnx it downloads is the inference model with those trained parameters."""
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import onnx
@@ -55,7 +54,6 @@ def test_page_trains_like_onnxruntime_and_downloads_the_model(tmp_path):
             b.wait("return window.nnc.done || window.nnc.error", 600)
             assert b.run("return window.nnc.error") is None
             losses = b.run("return window.nnc.losses")
-            agent = b.run("return navigator.userAgent")
             shown = b.run("return document.getElementById('status').textContent")
             b.click("#download")
             b.wait("return true", 1)
@@ -70,8 +68,7 @@ def test_page_trains_like_onnxruntime_and_downloads_the_model(tmp_path):
     want_losses, want_state = train(page, STEPS)
     assert len(losses) == STEPS
     rel = np.abs(np.array(losses) - want_losses) / np.abs(want_losses)
-    found = re.search(r"Chrome/([\d.]+)", agent)
-    chrome = f"Chromium {found[1] if found else '?'}"
+    chrome = browser.version()
     cell = {"spec": "digits-mlp", "runtime": RUNTIME, "mode": "train", "version": chrome}
     cell["loss_rel"] = float(rel.max())
     if rel.max() > TOL:
