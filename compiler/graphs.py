@@ -85,8 +85,10 @@ def inference_model(
     dtype=np.float32,
     preprocess: Preprocess | None = None,
     class_names: list[str] | None = None,
+    recurrent: str = "native",
 ) -> onnx.ModelProto:
-    """Raw features in, predictions out; parameters and preprocessing are initializers."""
+    """Raw features in, predictions out; parameters and preprocessing are initializers.
+    `recurrent`: how recurrent layers are spelt (LowerCtx.recurrent)."""
     b = GraphBuilder(net.spec.name, dtype)
     feature_shape = (preprocess.feature_shape if preprocess else None) or net.spec.input_shape
     x = b.add_input("x", ["N", *feature_shape])
@@ -101,7 +103,7 @@ def inference_model(
     params = {
         p.name: b.add_initializer(p.name, np.asarray(values[p.name], dtype)) for p in net.params
     }
-    ctx = LowerCtx(b, "infer", params)
+    ctx = LowerCtx(b, "infer", params, recurrent=recurrent)
     y = lower_network(net, ctx, x)
     b.rename(y, "y")
     b.add_output("y", ["N", *net.output_shape])
@@ -132,6 +134,8 @@ def inference_model(
         "preprocess": "baked" if preprocess is not None else "none",
         "feature_shape": json.dumps(list(feature_shape)),
     }
+    if recurrent != "native":
+        meta["recurrent"] = recurrent
     if class_names:
         meta["class_names"] = json.dumps(list(class_names))
     return simplify(b.model(doc=f"nnc inference graph of {net.spec.name}", metadata=meta))
@@ -153,26 +157,30 @@ def _regularization(b: GraphBuilder, net: Network, terms: list[str]) -> None:
             terms.append(b.op("Mul", [total, b.scalar(reg["l1"])]))
 
 
-def training_graphs(net: Network, dtype=np.float32, steps_per_epoch: int = 1) -> TrainingGraphs:
+def training_graphs(
+    net: Network, dtype=np.float32, steps_per_epoch: int = 1, recurrent: str = "native"
+) -> TrainingGraphs:
     """The gradient, train-step and eval graphs. Parameters are graph inputs, so a trainer keeps
-    them in device buffers and feeds each step's `.next` outputs back in."""
+    them in device buffers and feeds each step's `.next` outputs back in. `recurrent`: how
+    recurrent layers are spelt (LowerCtx.recurrent)."""
     if net.spec.loss is None:
         raise ValueError("training graphs need a loss in the spec")
-    gradient, random_inputs = _gradient_graph(net, dtype)
-    train_step, state_shapes = _train_step_graph(net, dtype, steps_per_epoch)
+    gradient, random_inputs = _gradient_graph(net, dtype, recurrent)
+    train_step, state_shapes = _train_step_graph(net, dtype, steps_per_epoch, recurrent)
+    eval_b = _loss_graph(net, dtype, "eval", recurrent)[0]
     return TrainingGraphs(
         gradient=gradient,
         train_step=train_step,
-        eval=simplify(
-            _loss_graph(net, dtype, "eval")[0].model(doc=f"nnc eval graph of {net.spec.name}")
-        ),
+        eval=simplify(eval_b.model(doc=f"nnc eval graph of {net.spec.name}")),
         update=_update_graph(net, dtype, steps_per_epoch),
         random_inputs=random_inputs,
         state_shapes=state_shapes,
     )
 
 
-def _loss_graph(net: Network, dtype, kind: str) -> tuple[GraphBuilder, LowerCtx, str]:
+def _loss_graph(
+    net: Network, dtype, kind: str, recurrent: str = "native"
+) -> tuple[GraphBuilder, LowerCtx, str]:
     """Inputs x, y and every parameter -> outputs loss and metric.*: the part every training
     graph shares. `kind` names the graph and picks the mode (eval: inference behaviour)."""
     spec = net.spec
@@ -187,7 +195,8 @@ def _loss_graph(net: Network, dtype, kind: str) -> tuple[GraphBuilder, LowerCtx,
         t = b.add_input("y", ["N", *net.output_shape])
     for p in net.params:
         b.add_input(p.name, list(p.shape))
-    ctx = LowerCtx(b, "eval" if kind == "eval" else "train", {p.name: p.name for p in net.params})
+    mode = "eval" if kind == "eval" else "train"
+    ctx = LowerCtx(b, mode, {p.name: p.name for p in net.params}, recurrent=recurrent)
     y = lower_network(net, ctx, x)
     s = scores(ldef, y, ctx.pre_activation.get(net.output))
     with b.scope("loss"):
@@ -210,10 +219,12 @@ def _gradients(b: GraphBuilder, net: Network, loss: str) -> dict[str, str]:
     return gradients(b, loss, [p.name for p in trainable]) if trainable else {}
 
 
-def _gradient_graph(net: Network, dtype) -> tuple[onnx.ModelProto, dict[str, list[int]]]:
+def _gradient_graph(
+    net: Network, dtype, recurrent: str
+) -> tuple[onnx.ModelProto, dict[str, list[int]]]:
     """Loss, metrics and one gradient per trainable parameter; and the next value of every
     running statistic (batch norm's), which the step updates without a gradient."""
-    b, ctx, loss = _loss_graph(net, dtype, "gradient")
+    b, ctx, loss = _loss_graph(net, dtype, "gradient", recurrent)
     grads = _gradients(b, net, loss)
     for p in net.trainable():
         b.rename(grads[p.name], f"grad.{p.name}")
@@ -269,11 +280,11 @@ def _carry_update(b: GraphBuilder, net: Network, upd, state_updates: dict[str, s
 
 
 def _train_step_graph(
-    net: Network, dtype, steps_per_epoch: int
+    net: Network, dtype, steps_per_epoch: int, recurrent: str
 ) -> tuple[onnx.ModelProto, dict[str, list[int]]]:
     """The gradient graph with the optimizer update appended: every parameter, optimizer state
     and running statistic comes out as `<name>.next`, to be fed back at the next step."""
-    b, ctx, loss = _loss_graph(net, dtype, "train_step")
+    b, ctx, loss = _loss_graph(net, dtype, "train_step", recurrent)
     grads = _gradients(b, net, loss)
     step = b.add_input("step", [], np.int64)
     lr_in = b.add_input("lr", [])

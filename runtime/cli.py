@@ -20,10 +20,10 @@ def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def _compile(path: str):
+def _compile(path: str, recurrent: str = "native"):
     from nnc.runtime.compiled import compile_spec, load_spec_file
 
-    return compile_spec(load_spec_file(path))
+    return compile_spec(load_spec_file(path), recurrent=recurrent)
 
 
 def cmd_validate(args) -> int:
@@ -54,20 +54,26 @@ def cmd_compile(args) -> int:
     import onnx
 
     from nnc.runtime.checkpoint import atomic_write_bytes
+    from nnc.runtime.compiled import compile_with_data, load_spec_file
     from nnc.runtime.errors import RunError
+    from nnc.runtime.manifest import INITIAL, initial_values_bytes, preprocess_info, write_data
     from nnc.runtime.outputs import check_output
 
-    compiled = _compile(args.spec)
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise RunError(f"-o {out}: exists and is not a directory (compile writes a folder)")
     for name in ("model.onnx", "manifest.json"):
         check_output(out / name)
+    data = None
+    if args.with_data:
+        compiled, data = compile_with_data(load_spec_file(args.spec), recurrent=args.recurrent)
+    else:
+        compiled = _compile(args.spec, args.recurrent)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RunError(f"-o {out}: cannot create the folder: {e.strerror or e}") from None
-    models = {"model": compiled.export()}
+    models = {"model": compiled.export(data=data)}
     if compiled.trainable and not args.inference_only:
         try:
             models.update(compiled.graphs.models())
@@ -77,9 +83,15 @@ def cmd_compile(args) -> int:
     for kind, model in models.items():
         onnx.checker.check_model(model, full_check=True)
         atomic_write_bytes(out / files[kind], model.SerializeToString())
-    manifest = compiled.manifest(models, files)
+    files["initial"] = INITIAL
+    atomic_write_bytes(out / INITIAL, initial_values_bytes(compiled, compiled.initial_values()))
+    extra = {}
+    if data is not None:
+        extra = {"data": write_data(out, data), "preprocess": preprocess_info(data)}
+    manifest = compiled.manifest(models, files, **extra)
     atomic_write_bytes(out / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
-    print(f"wrote {', '.join(files.values())} and manifest.json to {out}")
+    written = [f for kind, f in files.items() if kind != "initial"] + [INITIAL]
+    print(f"wrote {', '.join(written)}{', data/' if data else ''} and manifest.json to {out}")
     return EXIT_OK
 
 
@@ -153,9 +165,11 @@ def _train(args, spec, run, overrides: dict, resume, where: str = "") -> int:
 
 
 def _train_confined(args, spec, run, overrides: dict, resume, where: str) -> int:
+    from nnc.runtime.checkpoint import atomic_write_bytes
     from nnc.runtime.compiled import compile_with_data
     from nnc.runtime.engines import make_engine
     from nnc.runtime.evaluation import confusion_report
+    from nnc.runtime.manifest import INITIAL, initial_values_bytes, preprocess_info
     from nnc.runtime.metrics import format_metrics
     from nnc.runtime.predict import learned_table
     from nnc.runtime.resume import check_resume_tensors, initial_values, run_fitted
@@ -182,8 +196,12 @@ def _train_confined(args, spec, run, overrides: dict, resume, where: str) -> int
         run.begin()
         run.write_spec(spec, overrides)
         run.write_data(data.fitted, data.fingerprint, data.description)
-        files = {**run.write_graphs(graphs), "model": MODEL}
-        run.write_manifest(compiled.manifest(models, files, engine=engine.describe()))
+        files = {**run.write_graphs(graphs), "model": MODEL, "initial": INITIAL}
+        atomic_write_bytes(run.file(INITIAL), initial_values_bytes(compiled, values))
+        manifest = compiled.manifest(
+            models, files, engine=engine.describe(), preprocess=preprocess_info(data)
+        )
+        run.write_manifest(manifest)
     else:
         carried = {**compiled.graphs.initial_state(), **compiled.initial_values()}
         check_resume_tensors(resume, compiled, carried, len(data.train))
@@ -268,10 +286,10 @@ def cmd_export(args) -> int:
         spec = run.load_spec()
         record = run.load_data_record()
         if record is not None:  # the run's own preprocessing: the data is not read at all
-            compiled, fitted = compile_spec(spec), record.fitted
+            compiled, fitted = compile_spec(spec, recurrent=args.recurrent), record.fitted
         else:
             print("note: this run predates data.json: its preprocessing is refitted on the data")
-            compiled, fitted = compile_with_data(spec)
+            compiled, fitted = compile_with_data(spec, recurrent=args.recurrent)
         values = _trained_values(run, compiled)
     opset = _opset(args.opset)
     try:
@@ -302,6 +320,15 @@ def _opset(opset: int | None) -> int | None:
             f"--opset {opset}: nnc exports opsets {MIN_EXPORT_OPSET} to {newest} (this onnx)"
         )
     return opset
+
+
+def cmd_web(args) -> int:
+    from nnc.runtime.web import write_page
+
+    out = Path(args.output)
+    page = write_page(args.target, out, ort_dir=args.ort_dir, recurrent=args.recurrent)
+    print(f"wrote {page}; serve the folder and open the page, e.g. python3 -m http.server -d {out}")
+    return EXIT_OK
 
 
 def cmd_gradcheck(args) -> int:
@@ -423,6 +450,17 @@ def build_parser() -> argparse.ArgumentParser:
             "run's preprocessing is kept)",
         )
 
+    def recurrent_option(sp):
+        sp.add_argument(
+            "--recurrent",
+            choices=["native", "scan", "unrolled"],
+            default="native",
+            help="how recurrent layers are spelt in every graph: native RNN/GRU/LSTM ops to "
+            "deploy (the default; training uses a Scan or unrolled steps as each layer says), "
+            "or the cell as a Scan or unrolled over the steps, for runtimes without those ops "
+            "(tinygrad needs unrolled)",
+        )
+
     s = sub.add_parser("validate", help="check a spec (schema, cross-field checks, shapes)")
     s.add_argument("spec")
     s.set_defaults(fn=cmd_validate)
@@ -448,6 +486,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("spec")
     s.add_argument("-o", "--output", required=True, help="output directory")
     s.add_argument("--inference-only", action="store_true")
+    s.add_argument(
+        "--with-data",
+        action="store_true",
+        help="also write the spec's data (split, preprocessed) as raw binaries under data/, "
+        "described in manifest.json, and bake the preprocessing into model.onnx",
+    )
+    recurrent_option(s)
     s.set_defaults(fn=cmd_compile)
     s = sub.add_parser("predict", help="run a model on inputs from .npy/.npz/.csv")
     s.add_argument("target", help="a run directory, a .onnx model, or a spec")
@@ -514,7 +559,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run")
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--opset", type=int)
+    recurrent_option(s)
     s.set_defaults(fn=cmd_export)
+    s = sub.add_parser("web", help="write a static page that trains the model in the browser")
+    s.add_argument("target", help="a spec, or a run directory (the page starts from its weights)")
+    s.add_argument("-o", "--output", required=True, help="folder for the page and its files")
+    s.add_argument(
+        "--ort-dir",
+        help="onnxruntime-web's dist folder (default: $NNC_ORT_WEB, scripts/conformance/"
+        "install.sh's copy, or ./node_modules/onnxruntime-web/dist)",
+    )
+    recurrent_option(s)
+    s.set_defaults(fn=cmd_web)
     s = sub.add_parser("bench", help="time train steps and inference on synthetic data")
     s.add_argument("spec")
     s.add_argument("--batch-size", type=_positive_int, help="default: the spec's train.batch_size")

@@ -29,12 +29,21 @@ if TYPE_CHECKING:  # graphs and onnx are imported when a graph is built: validat
 
 class Compiled:
     """A spec's network and graphs. steps_per_epoch is None when the training set's size is not
-    known (nnc compile): epoch-based schedules are then built with one step an epoch."""
+    known (nnc compile): epoch-based schedules are then built with one step an epoch.
+    `recurrent` spells recurrent layers in every graph (nnc.compiler.layers.LowerCtx)."""
 
-    def __init__(self, net: Network, *, n_train: int | None = None, dtype=np.float32):
+    def __init__(
+        self,
+        net: Network,
+        *,
+        n_train: int | None = None,
+        dtype=np.float32,
+        recurrent: str = "native",
+    ):
         self.spec: Spec = net.spec
         self.net = net
         self.dtype = dtype
+        self.recurrent = recurrent
         batch = int(self.spec.train["batch_size"])
         self.batch_size = min(batch, n_train) if n_train else batch
         self.steps_per_epoch = math.ceil(n_train / self.batch_size) if n_train else None
@@ -51,7 +60,9 @@ class Compiled:
         if self._graphs is None and self.trainable:
             from nnc.compiler.graphs import training_graphs
 
-            self._graphs = training_graphs(self.net, self.dtype, self.steps_per_epoch or 1)
+            self._graphs = training_graphs(
+                self.net, self.dtype, self.steps_per_epoch or 1, self.recurrent
+            )
         return self._graphs
 
     def initial_values(self) -> dict[str, np.ndarray]:
@@ -86,7 +97,7 @@ class Compiled:
                     data.feature_shape,
                 )
             names = data.class_names
-        model = inference_model(self.net, values, np.float32, pre, names)
+        model = inference_model(self.net, values, np.float32, pre, names, self.recurrent)
         if opset is not None and opset != model.opset_import[0].version:
             from onnx import version_converter
 
@@ -101,28 +112,29 @@ class Compiled:
             out.update(self.graphs.models())
         return out
 
-    def manifest(
-        self, models: dict[str, onnx.ModelProto], files: dict[str, str], engine: str | None = None
-    ) -> dict:
-        """manifest.json for these graphs stored at these files (see nnc.runtime.manifest)."""
+    def manifest(self, models: dict[str, onnx.ModelProto], files: dict[str, str], **extra) -> dict:
+        """manifest.json for these graphs stored at these files (see nnc.runtime.manifest;
+        `extra`: engine, data, preprocess)."""
         from nnc.runtime.manifest import build_manifest
 
-        return build_manifest(self, models, files, engine=engine)
+        return build_manifest(self, models, files, **extra)
 
 
-def compile_spec(spec: Spec, *, n_train: int | None = None, dtype=np.float32) -> Compiled:
+def compile_spec(
+    spec: Spec, *, n_train: int | None = None, dtype=np.float32, recurrent: str = "native"
+) -> Compiled:
     """The spec's network (shape-checked now) and its graphs (built when first used)."""
-    return Compiled(Network(spec), n_train=n_train, dtype=dtype)
+    return Compiled(Network(spec), n_train=n_train, dtype=dtype, recurrent=recurrent)
 
 
 def compile_with_data(
-    spec: Spec, dtype=np.float32, fitted: Fitted | None = None
+    spec: Spec, dtype=np.float32, fitted: Fitted | None = None, recurrent: str = "native"
 ) -> tuple[Compiled, Dataset]:
     """The spec compiled for its data: batch size and steps per epoch from the training set;
     `fitted`: a run's own preprocessing, applied rather than refitted."""
     net = Network(spec)
     data = load_dataset(spec, net, fitted)
-    return Compiled(net, n_train=len(data.train), dtype=dtype), data
+    return Compiled(net, n_train=len(data.train), dtype=dtype, recurrent=recurrent), data
 
 
 def load_spec_file(path: str | Path, overrides: dict | None = None) -> Spec:

@@ -12,12 +12,22 @@ is the forward body recomputed from a tape and then differentiated with the same
     scan out:    dx_t
 
 The tape is recorded by the forward Scan itself (its body emits its input states as extra scan
-outputs), so the graph does not grow with the number of steps.
+outputs), so the graph does not grow with the number of steps. Forward values the backward
+body reads (gate activations) are taped the same way instead of recomputed, and the recomputing
+nodes nothing reads any more are dropped. A weight read only as MatMul(A_t, W) gets its gradient
+after the backward Scan as one product of the stacked A_t and dz_t (sum_t A_t^T dz_t) rather
+than a small product and a sum per step.
+
+Loop-invariant values (weights) reach a body either by name from the enclosing graph or as a
+state the body passes through unchanged (`Identity`). The second is the portable spelling:
+OpenVINO's Scan takes no outer-scope values but constants. Such a state is not taped; like an
+outer weight it is an accumulated gradient. The backward Scan itself reads every non-constant
+value it needs as a pass-through state, and its bodies declare the batch dimension unnamed
+(tract cannot unify a body's symbolic `N` with the outer graph's).
 """
 
 from __future__ import annotations
 
-import onnx
 from onnx import GraphProto, helper
 
 from nnc.compiler.autodiff.core import (
@@ -33,8 +43,22 @@ from nnc.compiler.builder import GraphBuilder
 
 
 def _dims(vi) -> list:
+    """A value's static dimensions; symbolic ones unnamed (None) for use inside a body."""
     t = vi.type.tensor_type
-    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim]
+    return [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+
+
+def _unnamed(shape) -> list:
+    return [d if isinstance(d, int) else None for d in shape]
+
+
+def passes_through(body: GraphProto, i: int) -> bool:
+    """Whether state i of a Scan body leaves the body unchanged (a loop-invariant value)."""
+    name, out = body.input[i].name, body.output[i].name
+    return name == out or any(
+        n.op_type == "Identity" and list(n.input) == [name] and list(n.output) == [out]
+        for n in body.node
+    )
 
 
 def _set_attr(node, name: str, value) -> None:
@@ -45,12 +69,14 @@ def _set_attr(node, name: str, value) -> None:
     node.attribute.append(helper.make_attribute(name, value))
 
 
-def _record_tape(b: GraphBuilder, node, body: GraphProto, n_state: int) -> list[str]:
-    """Make the forward Scan also output its input states at every step; -> their names."""
+def _record_tape(b: GraphBuilder, node, body: GraphProto, taped: list[int]) -> list[str]:
+    """Make the forward Scan also output the input states `taped` at every step; -> their
+    names."""
     tape = []
     new_body = GraphProto()
     new_body.CopyFrom(body)
-    for k in range(n_state):
+    n_state = len(body.input) - int(attrs(node)["num_scan_inputs"])
+    for k in taped:
         state = body.input[k]
         inner = b.fresh("tape_step")
         new_body.node.append(helper.make_node("Identity", [state.name], [inner], name=inner))
@@ -65,7 +91,7 @@ def _record_tape(b: GraphBuilder, node, body: GraphProto, n_state: int) -> list[
     n_scan_out = len(new_body.output) - n_state
     for key in ("scan_output_directions", "scan_output_axes"):
         if key in at:
-            _set_attr(node, key, list(at[key]) + [0] * n_state)
+            _set_attr(node, key, list(at[key]) + [0] * len(taped))
     assert len(node.output) == n_state + n_scan_out
     return tape
 
@@ -95,8 +121,8 @@ def _zeros_like(b: GraphBuilder, x: str) -> str:
 
 
 def _hoistable(body: GraphProto, w: str) -> list[tuple[str, str]] | None:
-    """The (A, z) of every z = MatMul(A, w) when those are the only reads of the outer value w
-    and A is a matrix: w's gradient is then one product over all steps, sum_t A_t^T dz_t."""
+    """The (A, z) of every z = MatMul(A, w) when those are the only reads of w in the body:
+    w's gradient is then one product over all steps, sum_t A_t^T dz_t."""
     uses = []
     for n in body.node:
         if w not in n.input:
@@ -105,13 +131,6 @@ def _hoistable(body: GraphProto, w: str) -> list[tuple[str, str]] | None:
             return None
         uses.append((n.input[0], n.output[0]))
     return uses or None
-
-
-def _rank(body: GraphProto, name: str, g: GradContext) -> int | None:
-    for vi in [*body.input, *body.value_info, *body.output]:
-        if vi.name == name and vi.type.tensor_type.HasField("shape"):
-            return len(vi.type.tensor_type.shape.dim)
-    return None
 
 
 @rule("Scan", saves=("x", "y"))
@@ -130,29 +149,35 @@ def _scan(g: GradContext, node, dys):
     in_dirs = list(at.get("scan_input_directions") or [0] * k)
     out_dirs = list(at.get("scan_output_directions") or [0] * n_scan_out)
     states, xs = list(node.input[:n_state]), list(node.input[n_state:])
+    # states the body changes (taped, differentiated step by step), and loop-invariant ones
+    varying = [i for i in range(n_state) if not passes_through(body, i)]
+    fixed = [i for i in range(n_state) if i not in varying]
     outer = [i for i in implicit_inputs(node) if i not in node.input]
-    outer_wanted = [w for w in outer if g.needs(w)]
+    # the values every step reads unchanged: fixed states, then outer non-constants
+    weights = [states[i] for i in fixed] + [w for w in outer if w not in b.initializers]
+    weights_inner = [body.input[i].name for i in fixed] + weights[len(fixed) :]
+    wanted = [j for j, w in enumerate(weights) if g.needs(w)]
+    # matrices read only through MatMul(A_t, W): one product after the backward Scan
+    products_of: dict[int, list[tuple[str, str]]] = {}
+    for j in wanted:
+        uses = _hoistable(body, weights_inner[j]) if g.rank(weights[j]) == 2 else None
+        if uses:
+            products_of[j] = uses
+    accumulated = [j for j in wanted if j not in products_of]
     xs_wanted = [m for m, x in enumerate(xs) if g.needs(x)]
     ys_seeded = [o for o in range(n_scan_out) if dys[n_state + o] is not None]
-    # outer matrices read only through MatMul(A_t, w): their gradient is one product after the
-    # backward Scan instead of a small product and a sum per step
-    hoisted: dict[str, list[tuple[str, str]]] = {}
-    for w in outer_wanted:
-        uses = _hoistable(body, w) if g.rank(w) == 2 else None
-        if uses:
-            hoisted[w] = uses
-    accumulated = [w for w in outer_wanted if w not in hoisted]
-    tape = _record_tape(b, node, body, n_state)
+    tape = _record_tape(b, node, body, varying)
 
     # -- the backward body ---------------------------------------------------------------------
     sub = b.child(f"{node.name}/backward")
-    for w in outer:
-        if w not in b.initializers:  # constants are initializers every subgraph sees
-            sub.refer(w, g.shape(w), helper.tensor_dtype_to_np_dtype(g.elem_type(w)))
     renamed: dict[str, str] = {}
-    d_carry = [sub.add_input(sub.fresh("d_state"), _dims(body.output[i])) for i in range(n_state)]
-    acc = [sub.add_input(sub.fresh("acc"), g.shape(w)) for w in accumulated]
-    for i in range(n_state):
+    d_carry = [sub.add_input(sub.fresh("d_state"), _dims(body.output[i])) for i in varying]
+    acc = [sub.add_input(sub.fresh("acc"), _unnamed(g.shape(weights[j]))) for j in accumulated]
+    held = []
+    for w, inner in zip(weights, weights_inner):
+        held.append(sub.add_input(sub.fresh("weight"), _unnamed(g.shape(w))))
+        renamed[inner] = held[-1]
+    for i in varying:
         renamed[body.input[i].name] = sub.add_input(sub.fresh("state_t"), _dims(body.input[i]))
     for m in range(k):
         vi = body.input[n_state + m]
@@ -160,43 +185,50 @@ def _scan(g: GradContext, node, dys):
     dy_t = [sub.add_input(sub.fresh("dy_t"), _dims(body.output[n_state + o])) for o in ys_seeded]
     start = len(sub.nodes)
     _recompute(sub, body, renamed)
-    recomputed = {v: f for f, v in renamed.items() if f not in {i.name for i in body.input}}
+    body_inputs = {i.name for i in body.input}
+    recomputed = {v: f for f, v in renamed.items() if f not in body_inputs and f not in weights}
     n_recompute = len(sub.nodes) - start
-    outputs = [renamed[o.name] for o in body.output]
-    known_shapes, known_types = infer_types(sub, outputs)
+    known_shapes, known_types = infer_types(sub, [renamed[o.name] for o in body.output])
     seeds: dict[str, list[str]] = {}
-    for i in range(n_state):
-        seeds.setdefault(renamed[body.output[i].name], []).append(d_carry[i])
+    for i, d in zip(varying, d_carry):
+        seeds.setdefault(renamed[body.output[i].name], []).append(d)
     for o, d in zip(ys_seeded, dy_t):
         seeds.setdefault(renamed[body.output[n_state + o].name], []).append(d)
-    products = [(renamed[a], renamed[z], w) for w, uses in hoisted.items() for a, z in uses]
-    wrt = [renamed[body.input[i].name] for i in range(n_state)]
-    wrt += [renamed[body.input[n_state + m].name] for m in xs_wanted] + accumulated
+    products = [(renamed[a], renamed[z], j) for j, uses in products_of.items() for a, z in uses]
+    wrt = [renamed[body.input[i].name] for i in varying]
+    wrt += [held[j] for j in accumulated]
+    wrt += [renamed[body.input[n_state + m].name] for m in xs_wanted]
     found = vjp(sub, seeds, wrt + [z for _, z, _ in products])
 
     def grad_or_zeros(name: str) -> str:
         got = found[name]
         return got if got is not None else _zeros_like(sub, name)
 
-    carried_out = [grad_or_zeros(w) for w in wrt[:n_state]]
-    carried_out += [sub.op("Add", [a, grad_or_zeros(w)]) for a, w in zip(acc, accumulated)]
-    scan_out = [grad_or_zeros(w) for w in wrt[n_state : n_state + len(xs_wanted)]]
-    for a, z, _ in products:  # A_t and dz_t, in the backward Scan's order (aligned)
-        scan_out += [a, grad_or_zeros(z)]
-    # forward values the backward reads are taped by the forward Scan rather than recomputed
+    n_var, n_acc = len(varying), len(accumulated)
+    carried: list[tuple[str, list | None]] = [
+        (grad_or_zeros(w), _dims(body.input[i])) for w, i in zip(wrt, varying)
+    ]
+    carried += [
+        (sub.op("Add", [a, grad_or_zeros(held[j])]), _unnamed(g.shape(weights[j])))
+        for a, j in zip(acc, accumulated)
+    ]
+    carried += [(h, _unnamed(g.shape(w))) for h, w in zip(held, weights)]  # passed through
+    scanned_out: list[tuple[str, list | None]] = [
+        (grad_or_zeros(w), _dims(body.input[n_state + m]))
+        for w, m in zip(wrt[n_var + n_acc :], xs_wanted)
+    ]
+    for a, z, _ in products:  # A_t and dz_t, both in the backward Scan's order
+        scanned_out += [(a, _unnamed(known_shapes.get(a) or [])), (grad_or_zeros(z), None)]
+    # forward values the backward reads come from a tape, not a recomputation
     taped = _tape_reads(sub, start + n_recompute, recomputed, node, b, known_shapes, known_types)
-    _prune(sub, start, start + n_recompute, [*carried_out, *scan_out])
-    shapes: list = [_dims(body.input[i]) for i in range(n_state)]
-    shapes += [g.shape(w) for w in accumulated]
-    shapes += [_dims(body.input[n_state + m]) for m in xs_wanted]
-    for a, z, _ in products:
-        shapes += [known_shapes.get(a), known_shapes.get(z)]
-    _hoist_invariants(sub, b)
-    # a value the body computes is its own output; a copy only where one would be ambiguous (an
-    # input passed through, or a value given twice)
-    body_inputs, seen = {i.name for i in sub.inputs}, set()
-    for name, shape in zip([*carried_out, *scan_out], shapes):
-        if name in body_inputs or name in seen or name in sub.initializers:
+    _prune(sub, start, start + n_recompute, [name for name, _ in carried + scanned_out])
+    # a value the body computes is its own output; a copy where a name would repeat or is an
+    # input passed through
+    inputs, seen = {i.name for i in sub.inputs}, set()
+    for name, shape in carried + scanned_out:
+        if shape is None:
+            shape = _unnamed(known_shapes.get(name) or []) or None
+        if name in inputs or name in seen or name in sub.initializers:
             copy = sub.fresh("out")
             sub.op("Identity", [name], [copy])
             name = copy
@@ -204,10 +236,8 @@ def _scan(g: GradContext, node, dys):
         sub.add_output(name, shape)
 
     # -- the reverse Scan ----------------------------------------------------------------------
-    d_final = [
-        dys[i] if dys[i] is not None else _zeros_like(b, node.output[i]) for i in range(n_state)
-    ]
-    acc0 = [_zeros_like(b, w) for w in accumulated]
+    d_final = [dys[i] if dys[i] is not None else _zeros_like(b, node.output[i]) for i in varying]
+    acc0 = [_zeros_like(b, weights[j]) for j in accumulated]
 
     # The backward Scan visits the steps last to first: each sequence read in the forward's
     # order is reversed first (a Slice; reverse scan directions are not portable)
@@ -218,26 +248,28 @@ def _scan(g: GradContext, node, dys):
     scanned += [backwards(x, d) for x, d in zip(xs, in_dirs)]
     scanned += [backwards(dys[n_state + o], out_dirs[o]) for o in ys_seeded]
     scanned += [backwards(t, 0) for t in taped]
-    n_carry = n_state + len(accumulated)
+    n_carry = n_var + n_acc + len(weights)
     results = b.op(
         "Scan",
-        [*d_final, *acc0, *scanned],
-        outputs=n_carry + len(scan_out),
+        [*d_final, *acc0, *weights, *scanned],
+        outputs=n_carry + len(scanned_out),
         body=sub.graph(),
         num_scan_inputs=len(scanned),
     )
     results = [results] if isinstance(results, str) else results
     grads: dict[str, str] = {}
-    for i in range(n_state):
-        grads[f"s{i}"] = results[i]
-    for j, w in enumerate(accumulated):
-        grads[w] = results[n_state + j]
-    for j, m in enumerate(xs_wanted):
-        grads[f"x{m}"] = backwards(results[n_carry + j], in_dirs[m])
-    at_products = n_carry + len(xs_wanted)
-    for j, (_, _, w) in enumerate(products):
-        a_seq, dz_seq = results[at_products + 2 * j], results[at_products + 2 * j + 1]
-        rows, cols = (int(d) for d in g.shape(w))  # type: ignore[arg-type]  # a static matrix
+    for i, r in zip(varying, results):
+        grads[f"s{i}"] = r
+    for j, r in zip(accumulated, results[n_var:]):
+        grads[f"w{j}"] = r
+    pos = n_carry
+    for m in xs_wanted:
+        grads[f"x{m}"] = backwards(results[pos], in_dirs[m])
+        pos += 1
+    for _, _, j in products:
+        a_seq, dz_seq = results[pos], results[pos + 1]
+        pos += 2
+        rows, cols = (int(d) for d in g.shape(weights[j]))  # type: ignore[arg-type]
         part = b.op(
             "Gemm",
             [
@@ -246,11 +278,17 @@ def _scan(g: GradContext, node, dys):
             ],
             transA=1,
         )
-        grads[w] = b.op("Add", [grads[w], part]) if w in grads else part
+        key = f"w{j}"
+        grads[key] = b.op("Add", [grads[key], part]) if key in grads else part
+    for j, i in enumerate(fixed):  # a pass-through state's gradient: the steps' sum, plus the
+        summed, at_end = grads.get(f"w{j}"), dys[i]  # gradient reaching its final value
+        both = summed and at_end and b.op("Add", [summed, at_end])
+        grads[f"s{i}"] = both or summed or at_end
+    index = {w: j for j, w in enumerate(weights) if j >= len(fixed)}
     return (
-        [grads[f"s{i}"] if g.needs(s) else None for i, s in enumerate(states)]
+        [grads.get(f"s{i}") if g.needs(s) else None for i, s in enumerate(states)]
         + [grads.get(f"x{m}") for m in range(k)]
-        + [grads.get(w) for w in outer]
+        + [grads.get(f"w{index[w]}") if w in index else None for w in outer]
     )
 
 
@@ -272,16 +310,16 @@ def _tape_reads(sub, first_grad_node, recomputed, node, b, shapes, types) -> lis
         forward = recomputed[value]
         if value not in types or value not in shapes:  # not inferred: keep recomputing it
             continue
-        inner = forward
-        if forward in {o.name for o in new_body.output}:  # given already: a copy to scan out
-            inner = b.fresh("saved_step")
-            new_body.node.append(helper.make_node("Identity", [forward], [inner], name=inner))
-        new_body.output.append(helper.make_tensor_value_info(inner, types[value], shapes[value]))
+        dims = _unnamed(shapes[value])
+        # a copy scans out (tract mis-infers a body value that is both read inside and an output)
+        inner = b.fresh("saved_step")
+        new_body.node.append(helper.make_node("Identity", [forward], [inner], name=inner))
+        new_body.output.append(helper.make_tensor_value_info(inner, types[value], dims))
         outer = b.fresh("saved")
         node.output.append(outer)
         taped.append(outer)
         replace[value] = sub.add_input(
-            sub.fresh("saved_t"), shapes[value], helper.tensor_dtype_to_np_dtype(types[value])
+            sub.fresh("saved_t"), dims, helper.tensor_dtype_to_np_dtype(types[value])
         )
     _set_attr(node, "body", new_body)
     at = attrs(node)
@@ -293,26 +331,6 @@ def _tape_reads(sub, first_grad_node, recomputed, node, b, shapes, types) -> lis
             if name in replace:
                 n.input[i] = replace[name]
     return taped
-
-
-def _hoist_invariants(sub, b) -> None:
-    """Nodes of the backward body that read only outer values and constants (the transpose of
-    a weight, say) compute the same at every step: they move out, before the Scan."""
-    step_values = {i.name for i in sub.inputs}
-    moved = []
-    for n in list(sub.nodes):
-        if any(
-            a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in n.attribute
-        ):
-            step_values.update(n.output)
-            continue
-        if any(i in step_values for i in n.input if i):
-            step_values.update(n.output)
-            continue
-        moved.append(n)
-    for n in moved:
-        sub.nodes.remove(n)
-        b.nodes.append(n)
 
 
 def _prune(sub, start: int, end: int, keep: list[str]) -> None:

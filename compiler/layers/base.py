@@ -55,6 +55,10 @@ class LowerCtx:
     state_updates: dict[str, str] = field(default_factory=dict)
     # layer name -> (activation name, tensor before that activation), for fused losses
     pre_activation: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # how recurrent layers are spelt (layers/recurrent.py): "native" (RNN/GRU/LSTM ops to deploy
+    # and evaluate, each layer's `unroll` option to train), or in every graph the cell as a
+    # "scan" or "unrolled" (for runtimes without those ops)
+    recurrent: str = "native"
 
     @property
     def training(self) -> bool:

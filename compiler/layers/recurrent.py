@@ -30,6 +30,11 @@ _ACTS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid"}
 # benchmarks/recurrent_unroll.py (2 threads), unrolled steps ran 1.1-1.8x faster than a Scan at
 # T = 4-8 for every cell but one, and a Scan was as fast or faster from T = 16 (GRU 1.3-1.5x).
 UNROLL_MAX_STEPS = 8
+# LowerCtx.recurrent: "native" (the native ops to deploy and evaluate, the layer's `unroll`
+# option to train), or the cell in every graph, as a Scan or unrolled over the steps (tinygrad
+# 0.14 runs neither RNN/GRU/LSTM nor Scan: it needs "unrolled")
+RECURRENT_LOWERINGS = ("native", "scan", "unrolled")
+_CELLS = {"scan": False, "unrolled": True}  # lowerings through the cell -> unroll
 
 
 def _common_options(gates: str) -> dict[str, o.Option]:
@@ -149,7 +154,9 @@ class _Recurrent(Layer):
         (x,) = inputs
         b = ctx.b
         xt = b.op("Transpose", [x], perm=[1, 0, 2])  # time-major [T, N, F]
-        if ctx.mode == "train":
+        if ctx.recurrent not in RECURRENT_LOWERINGS:
+            raise ValueError(f"recurrent lowering {ctx.recurrent!r}: one of {RECURRENT_LOWERINGS}")
+        if ctx.mode == "train" or ctx.recurrent in _CELLS:
             finals, sequences = [], []
             for d, suffix in enumerate(self._suffixes()):
                 last, seq = self._train_direction(ctx, xt, suffix, reverse=d == 1)
@@ -180,6 +187,8 @@ class _Recurrent(Layer):
     def _native(self, ctx: LowerCtx, xt: str) -> str:
         b, h, dirs = ctx.b, self.units, self.directions
         w, r, bias = (self._stack(ctx, s) for s in ("weight", "recurrent_weight", "bias"))
+        if self._pad_single_feature():
+            xt, w = self._pad_feature(b, xt, w)
         outs = b.op(
             self.op_type,
             [xt, w, r, bias],
@@ -195,6 +204,20 @@ class _Recurrent(Layer):
             return b.op("Reshape", [y, b.ints([0, 0, dirs * h])])
         y_h = b.op("Transpose", [y_h], perm=[1, 0, 2])  # [D, N, H] -> [N, D*H]
         return b.op("Reshape", [y_h, b.ints([0, dirs * h])])
+
+    def _pad_single_feature(self) -> bool:
+        return False
+
+    def _pad_feature(self, b: GraphBuilder, xt: str, w: str) -> tuple[str, str]:
+        """A zero second feature for the input [T, N, 1] and a zero column for the kernel
+        [D, G*H, 1]: the same products (x*w + 0*0), in a shape every runtime's kernel takes."""
+        from onnx import helper
+
+        fill = helper.make_tensor("value", elem_type(b.dtype), [1], [0.0])
+        zeros = b.op("ConstantOfShape", [b.op("Shape", [xt])], value=fill)
+        column = np.zeros((self.directions, self.gates * self.units, 1), b.dtype)
+        w = b.op("Concat", [w, b.const(column)], axis=2)
+        return b.op("Concat", [xt, zeros], axis=2), w
 
     def _train_direction(self, ctx: LowerCtx, xt: str, suffix: str, reverse: bool):
         """One direction as a Scan (or unrolled): -> (last hidden state [N, H], every step's
@@ -217,7 +240,7 @@ class _Recurrent(Layer):
             )
             states0 = [zero] * self.n_states
             steps = self._steps(ctx)
-            unroll = self.opts["unroll"]
+            unroll = _CELLS.get(ctx.recurrent, self.opts["unroll"])
             if unroll is True or (unroll == "auto" and steps <= UNROLL_MAX_STEPS):
                 return self._unrolled(b, xw, refs, states0, steps, reverse)
             return self._scan(b, xw, refs, states0, reverse)
@@ -238,22 +261,28 @@ class _Recurrent(Layer):
         raise NotImplementedError
 
     def _scan(self, b, xw, refs, states0, reverse):
+        """The cell as a Scan body. Portable spelling: the weights enter as states that the body
+        passes on unchanged (OpenVINO's Scan reads no outer-scope values but constants), and the
+        batch dimension of the body's values is unnamed (tract does not unify a body's `N`
+        with the outer graph's)."""
         h = self.units
         body = b.child(f"{self.name}.cell")
-        for key, ref in refs.items():
-            body.refer(ref, self._ref_shape(key))
-        states = [body.add_input(body.fresh("state"), ["N", h]) for _ in states0]
-        xw_t = body.add_input(body.fresh("xw_t"), ["N", self._xw_width()])
-        new = self.cell(body, states, xw_t, refs)
+        states = [body.add_input(body.fresh("state"), [None, h]) for _ in states0]
+        inner = {key: body.add_input(body.fresh(key), self._ref_shape(key)) for key in refs}
+        xw_t = body.add_input(body.fresh("xw_t"), [None, self._xw_width()])
+        new = self.cell(body, states, xw_t, inner)
         y_t = body.op("Identity", [new[0]])
-        for v in [*new, y_t]:
-            body.add_output(v, ["N", h])
+        for v in new:
+            body.add_output(v, [None, h])
+        for key, v in inner.items():
+            body.add_output(body.op("Identity", [v]), self._ref_shape(key))
+        body.add_output(y_t, [None, h])
         # the backward direction reads the steps reversed (a Slice: portable, where a Scan's
         # reverse directions are not) and its outputs are put back in time order
         outs = b.op(
             "Scan",
-            [*states0, b.reverse(xw) if reverse else xw],
-            outputs=len(states0) + 1,
+            [*states0, *refs.values(), b.reverse(xw) if reverse else xw],
+            outputs=len(states0) + len(refs) + 1,
             body=body.graph(),
             num_scan_inputs=1,
         )
@@ -317,6 +346,11 @@ class GRU(_Recurrent):
 
     def _native_attrs(self):
         return {"linear_before_reset": int(self.opts["linear_before_reset"])}
+
+    def _pad_single_feature(self) -> bool:
+        # tract 0.23.9 fuses GRU with linear_before_reset into a kernel that fails on one input
+        # feature ("xw not contiguous": its x.W^T of inner size 1 comes out column-major)
+        return bool(self.opts["linear_before_reset"]) and self.in_shapes[0][1] == 1
 
     def _hoist(self, b, proj, wb, rb, r):
         h = self.units

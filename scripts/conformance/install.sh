@@ -3,14 +3,15 @@
 #   - the Python ones (openvino, tract, tinygrad) into the project's venv, from the
 #     `conformance` extra of pyproject.toml;
 #   - clang, which tinygrad's CPU backend compiles with, from apt, only if it is missing;
-#   - onnxruntime-node and onnxruntime-web from npm, at the versions of the committed
-#     package-lock.json, into .cache/conformance/node (not the CUDA binaries that
-#     onnxruntime-node's install script would download).
+#   - node and npm from apt, only if missing; onnxruntime-node and onnxruntime-web from npm, at
+#     the versions of the committed package-lock.json, into .cache/conformance/node (not the
+#     CUDA binaries that onnxruntime-node's install script would download);
+#   - chromium and chromium-driver from apt, only if missing, for the browser test of `nnc web`.
 # A second run finds everything in place and installs nothing. Prints what it installed and how
 # long each part took.
 #
 #   scripts/conformance/install.sh            # everything
-#   scripts/conformance/install.sh python js  # only some parts: python, clang, js
+#   scripts/conformance/install.sh python js  # only some parts: python, clang, js, browser
 #
 # Environment: PYTHON (default .venv/bin/python), NNC_CONFORMANCE_CACHE (default
 # .cache/conformance).
@@ -21,7 +22,7 @@ PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 CACHE="${NNC_CONFORMANCE_CACHE:-$ROOT/.cache/conformance}"
 LOCK_DIR="$ROOT/scripts/conformance/node"
 PARTS=("$@")
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(python clang js)
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(python clang js browser)
 
 say() { printf '[conformance install] %s\n' "$*"; }
 
@@ -73,6 +74,18 @@ install_python() {
     echo "$missing" | xargs "$PYTHON" -m pip install -q --disable-pip-version-check
 }
 
+APT_UPDATED=""
+apt_install() {  # apt_install PACKAGE...: from Debian's archive, as root or through sudo
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    if [ -z "$APT_UPDATED" ]; then
+        $sudo apt-get update -qq
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" \
+        >/dev/null
+}
+
 install_clang() {
     if command -v clang >/dev/null; then
         say "clang: present ($(clang --version | head -1))"
@@ -82,15 +95,30 @@ install_clang() {
         say "clang: missing and no apt-get here; install clang to run tinygrad on the CPU"
         return 0
     fi
-    local sudo=""
-    [ "$(id -u)" -ne 0 ] && sudo="sudo"
     say "clang: installing from apt"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends clang >/dev/null
+    apt_install clang
     say "clang: $(clang --version | head -1)"
 }
 
+install_browser() {
+    if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+        say "browser: present ($(chromium --version 2>/dev/null | head -1))"
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null; then
+        say "browser: chromium or chromedriver missing and no apt-get here; the browser test skips"
+        return 0
+    fi
+    say "browser: installing chromium and chromium-driver from apt"
+    apt_install chromium chromium-driver
+    say "browser: $(chromium --version 2>/dev/null | head -1)"
+}
+
 install_js() {
+    if ! command -v npm >/dev/null && command -v apt-get >/dev/null; then
+        say "js: installing node and npm from apt"
+        apt_install nodejs npm
+    fi
     if ! command -v npm >/dev/null; then
         say "js: npm is missing; install node >= 18 to run onnxruntime-node/web"
         return 0
@@ -126,7 +154,8 @@ for part in "${PARTS[@]}"; do
         python) timed "python" install_python ;;
         clang) timed "clang" install_clang ;;
         js) timed "js" install_js ;;
-        *) say "unknown part $part (python, clang, js)"; exit 2 ;;
+        browser) timed "browser" install_browser ;;
+        *) say "unknown part $part (python, clang, js, browser)"; exit 2 ;;
     esac
 done
 say "done in $(seconds "$total_start" "$(date +%s.%N)") s"

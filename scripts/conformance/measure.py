@@ -1,4 +1,5 @@
-"""Measure every conformance case on every runtime against onnxruntime; print a Markdown table.
+"""Measure conformance cases on runtimes against onnxruntime, outside pytest; print Markdown
+tables (the README's tables come from the suite's record: scripts/conformance/table.py).
 
     .venv/bin/python scripts/conformance/measure.py [--runtimes a,b] [--specs x,y] [--json FILE]
 
@@ -16,12 +17,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conformance.cases import case, spec_paths  # noqa: E402
 from conformance.compare import compare_infer, compare_train  # noqa: E402
 from conformance.runners import REFERENCE, RUNNERS  # noqa: E402
-from portable import REWRITES, rewrite  # noqa: E402
 
 
 def short(e: BaseException) -> str:
@@ -73,12 +72,6 @@ def main() -> int:
     ap.add_argument("--modes", default="infer,train")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--from-json", type=Path, help="only print the tables of an earlier --json")
-    ap.add_argument(
-        "--rewrite",
-        default="",
-        help="run the other runtimes on graphs rewritten by portable.py: all or any of "
-        f"{','.join(REWRITES)} (the reference runs the graphs as emitted)",
-    )
     args = ap.parse_args()
     if args.from_json:
         print(markdown(json.loads(args.from_json.read_text())))
@@ -87,9 +80,6 @@ def main() -> int:
     results = []
     for spec in args.specs.split(","):
         c = case(spec)
-        names = [n for n in args.rewrite.split(",") if n]
-        infer_model = rewrite(c.inference, names) if names else c.inference
-        train_model = rewrite(c.train_step, names) if names and c.trainable else c.train_step
         modes = [m for m in args.modes.split(",") if m == "infer" or c.trainable]
         for mode in modes:
             if mode == "infer":
@@ -100,18 +90,17 @@ def main() -> int:
                 r = RUNNERS[rname]
                 ok, why = r.available()
                 row = {"spec": spec, "mode": mode, "runtime": rname, "version": why}
-                if names:
-                    row["rewrite"] = args.rewrite
+                rc = case(spec, r.recurrent)  # tinygrad: recurrent layers unrolled
                 if not ok:
                     row["error"] = why
                 else:
                     t = time.perf_counter()
                     try:
                         if mode == "infer":
-                            got = r.run(infer_model, c.infer_feeds)
+                            got = r.run(rc.inference, c.infer_feeds)
                             row.update(compare_infer(got, expected))
                         else:
-                            got = r.train(train_model, c.initial, c.batches, c.steps)
+                            got = r.train(rc.train_step, c.initial, c.batches, c.steps)
                             row.update(compare_train(got, expected))
                     except Exception as e:  # noqa: BLE001 - every failure is a measurement
                         row["error"] = short(e)

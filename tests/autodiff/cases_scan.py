@@ -1,5 +1,6 @@
 """Gradient-check cases for the Scan rule (compiler/autodiff/rules_scan.py): recurrent cells as
-Scan bodies that read their weights from the enclosing graph, forward and reverse."""
+Scan bodies that read their weights from the enclosing graph or as pass-through states (the
+portable spelling), forward and reverse."""
 
 from __future__ import annotations
 
@@ -59,6 +60,28 @@ def _lstm_like(b, n):
     return b.op("Add", [b.op("Mul", [ys, ys]), b.op("Add", [h_last, c_last])])
 
 
+def _elman_passing_weights(b, n, use_final_weight: bool):
+    """The weights enter as states the body passes on unchanged, the batch dimension unnamed."""
+    body = b.child("cell")
+    h = body.add_input(body.fresh("h"), [None, H])
+    w = body.add_input(body.fresh("w"), [F, H])
+    u = body.add_input(body.fresh("u"), [H, H])
+    xt = body.add_input(body.fresh("x"), [None, F])
+    z = body.op("Add", [body.op("MatMul", [xt, w]), body.op("MatMul", [h, u])])
+    hn = body.op("Tanh", [z])
+    for v, shape in ((hn, [None, H]), (body.op("Identity", [w]), [F, H])):
+        body.add_output(v, shape)
+    body.add_output(body.op("Identity", [u]), [H, H])
+    body.add_output(body.op("Identity", [hn]), [None, H])
+    h_last, w_last, _, ys = b.op(
+        "Scan", [n["h0"], n["W"], n["U"], n["x"]], outputs=4, body=body.graph(), num_scan_inputs=1
+    )
+    out = b.op("Add", [b.op("ReduceSum", [ys, b.ints([0])], keepdims=0), h_last])
+    if use_final_weight:  # a gradient also reaches the pass-through output
+        return b.op("Add", [b.op("ReduceSum", [out], keepdims=0), b.op("ReduceSum", [w_last])])
+    return out
+
+
 def _inputs(**extra):
     return {
         "x": normal(rng, T, N, F),
@@ -94,6 +117,18 @@ CASES: dict[str, list[Case]] = {
             _lstm_like,
             _inputs(c0=normal(rng, N, H), m=normal(rng, T, N, H)),
             ("x", "h0", "c0", "m", "W", "U"),
+        ),
+        Case(
+            "weights_as_pass_through_states",
+            lambda b, n: _elman_passing_weights(b, n, False),
+            _inputs(),
+            ("x", "h0", "W", "U"),
+        ),
+        Case(
+            "pass_through_state_also_used_after",
+            lambda b, n: _elman_passing_weights(b, n, True),
+            _inputs(),
+            ("x", "h0", "W", "U"),
         ),
     ]
 }

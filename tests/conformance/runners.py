@@ -67,6 +67,10 @@ class Runner:
 
     name = ""
     version = ""
+    # how the graphs this runtime runs spell recurrent layers (LowerCtx.recurrent): the default
+    # native RNN/GRU/LSTM ops, or the cell unrolled for a runtime that has neither those ops
+    # nor Scan
+    recurrent = "native"
 
     def available(self) -> tuple[bool, str]:
         try:
@@ -261,6 +265,7 @@ class Tinygrad(Runner):
     training loop runs under `TinyJit`: the graph is scheduled once, not at every step."""
 
     name = "tinygrad"
+    recurrent = "unrolled"  # tinygrad 0.14.0 implements neither RNN/GRU/LSTM nor Scan
 
     def _check(self):
         os.environ.setdefault("DEV", "CPU")

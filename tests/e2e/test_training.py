@@ -19,7 +19,7 @@ from nnc.compiler.network import Network
 from nnc.compiler.spec.model import load_spec
 from nnc.runtime.checkpoint import load_checkpoint
 from nnc.runtime.cli import main
-from nnc.runtime.compiled import load_dataset
+from nnc.runtime.compiled import compile_spec, load_dataset
 from nnc.runtime.interpreter import Interpreter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -290,7 +290,8 @@ def test_compile_and_train_write_the_same_manifest_format(tmp_path):
     assert code == 0
     compiled = json.loads((tmp_path / "compiled" / "manifest.json").read_text())
     trained = json.loads((run / "manifest.json").read_text())
-    assert set(trained) == set(compiled) | {"engine", "steps_per_epoch"}
+    # a run knows its data: how many steps an epoch takes and how its features were preprocessed
+    assert set(trained) == set(compiled) | {"engine", "steps_per_epoch", "preprocess"}
     assert trained["steps_per_epoch"] == summary(run)["steps"]
     for manifest, folder in ((compiled, tmp_path / "compiled"), (trained, run)):
         assert manifest["format"] == "nnc-manifest" and manifest["version"] == 1
@@ -308,7 +309,17 @@ def test_compile_and_train_write_the_same_manifest_format(tmp_path):
         assert all(s["initial"] == "zeros" for s in state.values()) and set(state) <= inputs
         assert set(state) | {p["name"] for p in manifest["parameters"]} == set(carried.values())
         assert set(manifest["step_inputs"]) == {"step", "lr"} <= inputs
+        assert manifest["step_inputs"]["lr"]["value"] == 1.0e-3  # the spec's optimizer.lr
         assert manifest["random_inputs"] and set(manifest["random_inputs"]) <= inputs
+        # the initial parameters, raw at their offsets, are the ones training starts from
+        init = folder / manifest["initial_values"]["file"]
+        raw = np.frombuffer(init.read_bytes(), "<f4")
+        first = manifest["parameters"][0]
+        size = int(np.prod(first["shape"]))
+        start = raw[first["offset"] // 4 :][:size].reshape(first["shape"])
+        expected = compile_spec(load_spec(spec)).initial_values()[first["name"]]
+        assert np.array_equal(start, expected)
+        assert raw.size * 4 == sum(4 * int(np.prod(p["shape"])) for p in manifest["parameters"])
     assert compiled["graphs"]["train_step"]["inputs"] == trained["graphs"]["train_step"]["inputs"]
 
 
