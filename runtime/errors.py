@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# the exit codes of the nnc command (runtime/cli.py has the table that maps failures to them)
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_CHECK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
 
 class RunError(Exception):
     """A run that cannot go on; the message says why and what to do (exit 1)."""

@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 
 FORMAT = "nnc-manifest"
 VERSION = 1
-INITIAL = "initial.bin"  # the parameters at step 0, next to manifest.json
+INITIAL = "initial.bin"  # the parameters at step 0, next to manifest.json (RunDir lists it too)
 STEP_INPUTS = {
     "step": "int64 scalar: the number of train steps taken before this one (0 at the first); "
     "learning-rate schedules and bias corrections (Adam) read it",

@@ -8,13 +8,18 @@
                             against, and the overrides
       data.json             the fitted preprocessing, class names and the data's fingerprint
       manifest.json         how to drive the graphs (nnc.runtime.manifest)
-      graphs/               gradient.onnx, train_step.onnx, eval.onnx
+      initial.bin           the parameters at step 0, as the manifest lays them out
+      graphs/               gradient.onnx, update.onnx, train_step.onnx, eval.onnx
       metrics.csv           one row per epoch (and per validate_every steps: kind mid)
       iterations.csv        every train step's loss and metrics (nnc.runtime.steplog)
       checkpoints/          last, best, final and interrupted .ckpt (nnc.runtime.checkpoint)
       curves.png            the training-progress plot (nnc.runtime.plot)
       summary.json          how the run ended
       model.onnx            the trained model, preprocessing baked in
+
+One class owns this layout and every write into it, which is why this file runs past ~400 lines:
+splitting RunDir would scatter the atomic-write and lock discipline that it exists to keep in one
+place.
 
 Every file is replaced atomically (written to a temporary file, fsynced, renamed), so a reader, or
 a run cut short, sees the old file or the new one, never a mix; the temporary files of a process
@@ -51,6 +56,7 @@ CHECKPOINTS = "checkpoints"
 SUMMARY = "summary.json"
 MODEL = "model.onnx"
 DATA = "data.json"
+INITIAL = "initial.bin"  # nnc.runtime.manifest.INITIAL
 CHECKPOINT_KINDS = ("last", "best", "final", "interrupted")
 RESUMABLE = ("interrupted", "last")  # the kinds a resume can continue from
 DATA_FORMAT, DATA_VERSION = "nnc-run-data", 1
@@ -63,6 +69,7 @@ RUN_FILES = (
     RUN_INFO,
     DATA,
     MANIFEST,
+    INITIAL,
     GRAPHS,
     METRICS,
     ITERATIONS,

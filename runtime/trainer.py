@@ -1,5 +1,8 @@
 """The trainer: epochs of shuffled mini-batches, one train-step session call per batch,
-validation, early stopping, checkpoints and resume, the NaN guard, and the exported model."""
+validation, early stopping, checkpoints and resume, the NaN guard, and the exported model.
+The loop's parts live elsewhere (loop.py: early stopping and checkpoint timing; resume.py,
+evaluation.py, nanguard.py, progress.py); what stays here (~450 lines) is their order within an
+epoch and a step, which reads best in one place."""
 
 from __future__ import annotations
 
