@@ -43,6 +43,14 @@ LOOP_TOL = 1e-4
 # Measured on lenet: OpenVINO and tract flip one element of bn3's ReLU mask at step 3 (value
 # 2.5e-7 on onnxruntime, 0.0 there); over 20 steps the loss then differs by 1.6e-2 relative.
 KINKED = {"lenet": 5e-2}
+# Adam divides each gradient element by the root of its running square plus epsilon (1e-7): an
+# element whose gradient is near zero, within the rounding that another runtime's summation
+# order gives, moves by a large part of lr either way. Measured on nerf-mlp after 20 steps
+# against onnxruntime: parameters within 2.7e-5 (nnc-interpreter) to 1.3e-4 (tinygrad) with
+# Adam, but 6e-8 with SGD momentum and 1.2e-7 with Adam at epsilon 1e-3, the same graphs
+# otherwise. Allowed: one step's worth of lr (1e-3) on an element; the first two losses are
+# still checked at 1e-5.
+ADAM_AMPLIFIED = {"nerf-mlp": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -159,7 +167,7 @@ def test_training_agrees(spec, runtime):
     assert np.all(early <= EARLY_TOL), f"first losses {losses[:2]} vs {ref_losses[:2]}"
     diff = compare_train(got, expected)
     cell.update(diff, early=float(np.max(early)))
-    tol = cell["tolerance"] = KINKED.get(spec, LOOP_TOL)
+    tol = cell["tolerance"] = {**KINKED, **ADAM_AMPLIFIED}.get(spec, LOOP_TOL)
     if not np.all(early <= EARLY_TOL):
         _check(cell, False, f"first losses {losses[:2]} vs {ref_losses[:2]}")
     _check(cell, diff["loss_rel"] <= tol and diff["param_diff"] <= tol, diff)
