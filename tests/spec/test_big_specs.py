@@ -93,9 +93,10 @@ def test_load_time_grows_linearly():
         with pytest.raises(SpecError):
             load_yaml(text, "spec.yaml")
 
-    best_small = min(cpu_seconds(lambda: refuse(small)) for _ in range(2))
-    best_large = cpu_seconds(lambda: refuse(large))
-    assert best_large / best_small < 8
+    # the best of three each: a busy machine (CI, other jobs) inflates single CPU-time readings
+    best_small = min(cpu_seconds(lambda: refuse(small)) for _ in range(3))
+    best_large = min(cpu_seconds(lambda: refuse(large)) for _ in range(3))
+    assert best_large / best_small < 8, f"{best_large:.3f} s vs {best_small:.3f} s"
 
 
 def test_syntax_errors_of_big_documents_keep_their_place_and_hint(composer):
