@@ -78,7 +78,17 @@ def curves_figure(
     axes[-1].set_xlabel("iteration")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    # Fixed margins, in inches, rather than tight_layout: that lays the figure out by drawing it
+    # once more, which took 0.2 s of a 0.8 s digits-mlp run (cProfile of nnc train).
+    width, height = fig.get_figwidth(), fig.get_figheight()
+    top = 0.7 + (0.25 if title else 0.0)  # room for the epoch axis and the title
+    fig.subplots_adjust(
+        left=0.9 / width,
+        right=1 - 0.25 / width,
+        bottom=0.55 / height,
+        top=1 - top / height,
+        hspace=0.12,
+    )
     return fig
 
 
